@@ -1,0 +1,68 @@
+"""Settings: the one place that reads the environment (``KIRIN_*``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+EngineName = Literal["auto", "preview", "diffusers"]
+
+#: USD per task by ``model:mode:duration``; ``*`` matches any model.
+DEFAULT_PRICES: dict[str, Decimal] = {
+    "*:std:5": Decimal("0.2800"),
+    "*:std:10": Decimal("0.5600"),
+    "*:pro:5": Decimal("0.4900"),
+    "*:pro:10": Decimal("0.9800"),
+}
+
+
+class Settings(BaseSettings):
+    """Every knob of the server, worker and CLI, read from ``KIRIN_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="KIRIN_", extra="ignore")
+
+    data_dir: Path = Path("./kirin-data")
+    database_url: str | None = None
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    engine: EngineName = "auto"
+    public_url: str | None = None
+    allow_private_urls: bool = False
+    broker_url: str | None = None
+
+    max_body_bytes: int = 64 * 1024 * 1024
+    fetch_timeout_s: float = 10.0
+    file_url_ttl_s: int = 24 * 3600
+    workers: int = 1
+    max_attempts: int = 3
+    prices: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    discount: float = 0.0
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kirin.db').resolve()}"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+    def price(self, *, model: str, mode: str, duration: int) -> Decimal:
+        """Cost of one task from the price table, most specific entry first."""
+        for key in (f"{model}:{mode}:{duration}", f"*:{mode}:{duration}"):
+            if key in self.prices:
+                return self.prices[key]
+        return Decimal("0")

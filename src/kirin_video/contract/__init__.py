@@ -1,0 +1,1 @@
+"""The public API as code: models, rules, defaults, error codes and output geometry."""

@@ -1,0 +1,123 @@
+"""The contract's error codes and the exceptions that carry them.
+
+KirinError                  any failure that has a contract code
+├── InvalidRequest          400 family: a field broke a rule (code names which)
+├── AuthenticationFailed    401 / 8002005006
+├── TaskNotFound            404 / 8002005013
+├── ExternalIdTaken         409 / 8002005010
+├── TaskAlreadyFinished     409 / 8002005018
+├── RateLimited             429 / 8002005015
+├── RequestTooLarge         413 / 8002005016
+├── ProviderUnavailable     503 / 8002005099
+├── GenerationFailed        in a task's ``error`` / 8002005098
+└── TaskCancelled           in a task's ``error`` / 8002005097
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Every code of the contract, by meaning."""
+
+    OK = "0"
+    IMAGE_MISSING = "8002005001"
+    IMAGE_INVALID = "8002005002"
+    PROMPT_INVALID = "8002005003"
+    DURATION_INVALID = "8002005004"
+    ASPECT_RATIO_INVALID = "8002005005"
+    AUTH_FAILED = "8002005006"
+    MODE_INVALID = "8002005007"
+    CFG_SCALE_INVALID = "8002005008"
+    TOO_MANY_IMAGES = "8002005009"
+    EXTERNAL_ID_TAKEN = "8002005010"
+    UNKNOWN_MODEL = "8002005011"
+    CALLBACK_URL_INVALID = "8002005012"
+    TASK_NOT_FOUND = "8002005013"
+    BODY_INVALID = "8002005014"
+    RATE_LIMITED = "8002005015"
+    REQUEST_TOO_LARGE = "8002005016"
+    NOT_SUPPORTED_IN_MODE = "8002005017"
+    TASK_FINISHED = "8002005018"
+    TASK_CANCELLED = "8002005097"
+    GENERATION_FAILED = "8002005098"
+    PROVIDER_UNAVAILABLE = "8002005099"
+
+
+#: HTTP status for each code that a request can be answered with; 400 for the rest.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.AUTH_FAILED: 401,
+    ErrorCode.TASK_NOT_FOUND: 404,
+    ErrorCode.EXTERNAL_ID_TAKEN: 409,
+    ErrorCode.TASK_FINISHED: 409,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.REQUEST_TOO_LARGE: 413,
+    ErrorCode.PROVIDER_UNAVAILABLE: 503,
+    ErrorCode.GENERATION_FAILED: 500,
+}
+
+
+class KirinError(Exception):
+    """A failure with a contract error code and a message for the client."""
+
+    code: ErrorCode = ErrorCode.GENERATION_FAILED
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 400)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code.value, "message": self.message}
+
+
+class InvalidRequest(KirinError):
+    """A request field broke one of the contract's rules; ``code`` says which family."""
+
+    code = ErrorCode.BODY_INVALID
+
+    @property
+    def http_status(self) -> int:
+        return 400
+
+
+class AuthenticationFailed(KirinError):
+    code = ErrorCode.AUTH_FAILED
+
+
+class TaskNotFound(KirinError):
+    code = ErrorCode.TASK_NOT_FOUND
+
+
+class ExternalIdTaken(KirinError):
+    code = ErrorCode.EXTERNAL_ID_TAKEN
+
+
+class TaskAlreadyFinished(KirinError):
+    code = ErrorCode.TASK_FINISHED
+
+
+class RateLimited(KirinError):
+    code = ErrorCode.RATE_LIMITED
+
+
+class RequestTooLarge(KirinError):
+    code = ErrorCode.REQUEST_TOO_LARGE
+
+
+class ProviderUnavailable(KirinError):
+    code = ErrorCode.PROVIDER_UNAVAILABLE
+
+
+class GenerationFailed(KirinError):
+    code = ErrorCode.GENERATION_FAILED
+
+
+class TaskCancelled(KirinError):
+    code = ErrorCode.TASK_CANCELLED

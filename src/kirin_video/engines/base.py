@@ -1,0 +1,47 @@
+"""The engine interface: a plain job in, frames out; no files, URLs or database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from kirin_video.contract.catalog import Geometry, Model
+
+#: Called with overall progress in [0, 1]; it may raise to stop the job (cancellation).
+ProgressFn = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything an engine needs to render one video, already validated and decoded."""
+
+    model: Model
+    geometry: Geometry  # the contract's output size, 30 fps and exact frame count
+    seed: int
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    mode: str = "std"
+    cfg_scale: float | None = None
+    first: Image.Image | None = None  # i2v: the first frame (RGB)
+    last: Image.Image | None = None  # i2v: the last frame (RGB)
+    references: tuple[Image.Image, ...] = field(default_factory=tuple)  # multi (RGB)
+
+
+@dataclass
+class Clip:
+    """Frames an engine rendered (H×W×3 uint8 RGB) at its own size and rate."""
+
+    frames: list[np.ndarray]
+    fps: float
+
+
+class Engine(Protocol):
+    """A generation backend; ``name`` is reported in each task's metadata."""
+
+    name: str
+
+    def generate(self, job: Job, on_progress: ProgressFn) -> Clip: ...
