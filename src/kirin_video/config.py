@@ -66,3 +66,12 @@ class Settings(BaseSettings):
             if key in self.prices:
                 return self.prices[key]
         return Decimal("0")
+
+
+class ClientSettings(BaseSettings):
+    """Where the CLI's client commands send requests, read from ``KIRIN_SERVER_URL``/``KIRIN_API_KEY``."""
+
+    model_config = SettingsConfigDict(env_prefix="KIRIN_", extra="ignore")
+
+    server_url: str | None = None
+    api_key: str | None = None
