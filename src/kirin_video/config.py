@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
-EngineName = Literal["auto", "preview", "diffusers"]
+EngineName = Literal["auto", "preview"]
 
 #: USD per task by ``model:mode:duration``; ``*`` matches any model.
 DEFAULT_PRICES: dict[str, Decimal] = {
@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024 * 1024
     fetch_timeout_s: float = 10.0
     file_url_ttl_s: int = 24 * 3600
-    workers: int = 1
+    workers: int = Field(default=1, ge=0)  # embedded worker threads; 0 = API only
     max_attempts: int = 3
     prices: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     discount: float = 0.0

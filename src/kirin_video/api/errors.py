@@ -1,0 +1,54 @@
+"""Every error leaves the API in the contract's shape: ``{"error": {"code", "message"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from kirin_video.contract.errors import ErrorCode, KirinError
+
+log = logging.getLogger(__name__)
+
+_BY_STATUS = {
+    401: ErrorCode.AUTH_FAILED,
+    404: ErrorCode.TASK_NOT_FOUND,
+    413: ErrorCode.REQUEST_TOO_LARGE,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.PROVIDER_UNAVAILABLE,
+}
+
+
+def error_response(*, status: int, code: ErrorCode, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code.value, "message": message}}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map contract errors, framework errors and surprises to the one error shape."""
+
+    @app.exception_handler(KirinError)
+    async def _kirin(_request: Request, exc: KirinError) -> JSONResponse:
+        return error_response(status=exc.http_status, code=exc.code, message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'][1:]) or 'request'}: {err['msg']}; "
+            f"got {str(err.get('input'))[:60]!r}"
+            for err in exc.errors()
+        )
+        return error_response(status=400, code=ErrorCode.BODY_INVALID, message=problems)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        code = _BY_STATUS.get(exc.status_code, ErrorCode.BODY_INVALID)
+        return error_response(status=exc.status_code, code=code, message=str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(status=500, code=ErrorCode.GENERATION_FAILED,
+                              message="internal server error; the request was not applied")

@@ -1,0 +1,31 @@
+"""Output files of the local storage backend, by expiring signed URL."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+
+from kirin_video.api.deps import ServicesDep
+from kirin_video.contract.errors import AuthenticationFailed, TaskNotFound
+
+router = APIRouter(tags=["files"])
+
+_MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
+
+
+@router.get("/files/{key:path}", summary="An output file (signed URL)")
+def get_file(
+    key: str, services: ServicesDep,
+    expires: Annotated[int, Query()], sig: Annotated[str, Query()],
+) -> FileResponse:
+    if not services.storage.verify(key, expires=expires, sig=sig):
+        raise AuthenticationFailed("sig: the file URL is expired or its signature is invalid")
+    try:
+        path = services.storage.path(key)
+    except ValueError as exc:
+        raise TaskNotFound(f"file: no such output {key!r}") from exc
+    if not path.is_file():
+        raise TaskNotFound(f"file: no such output {key!r}")
+    return FileResponse(path, media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"))

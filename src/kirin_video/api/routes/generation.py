@@ -1,0 +1,79 @@
+"""Tasks: create, get (by id or external id), list, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from kirin_video.api.deps import CallerDep, ServicesDep
+from kirin_video.api.render import render_task
+from kirin_video.contract import catalog as c
+from kirin_video.contract.errors import ErrorCode, InvalidRequest
+from kirin_video.contract.params import parse_request
+from kirin_video.media.intake import load_image
+from kirin_video.tasks.service import StoredImage
+
+router = APIRouter(prefix="/v1/generation", tags=["generation"])
+
+
+async def _read_json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"body: must be a JSON object; got invalid JSON ({exc})") from exc
+
+
+@router.post("", summary="Create a generation task")
+async def create_task(request: Request, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    generation = parse_request(await _read_json(request))
+    loaded = await asyncio.gather(
+        *(load_image(spec, fetcher=services.fetcher) for spec in generation.images)
+    )
+    images = [StoredImage(spec.role, image.data)
+              for spec, image in zip(generation.images, loaded, strict=True)]
+    task = await run_in_threadpool(
+        lambda: services.tasks.create(owner=caller, request=generation, images=images)
+    )
+    return render_task(task, request=request, services=services)
+
+
+@router.get("", summary="List the caller's tasks, newest first")
+def list_tasks(
+    request: Request, caller: CallerDep, services: ServicesDep,
+    status: Annotated[str | None, Query()] = None,
+    model: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=c.MAX_LIST_LIMIT)] = c.DEFAULT_LIST_LIMIT,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    if status and status not in {s.value for s in c.Status}:
+        raise InvalidRequest(
+            f"status: must be one of {', '.join(s.value for s in c.Status)}; got {status!r}"
+        )
+    if model and model not in {m.value for m in c.Model}:
+        raise InvalidRequest(
+            f"model: must be one of {', '.join(m.value for m in c.Model)}; got {model!r}",
+            code=ErrorCode.UNKNOWN_MODEL,
+        )
+    page = services.tasks.list(owner=caller, status=status, model=model, limit=limit,
+                               cursor=cursor)
+    return {"data": [render_task(t, request=request, services=services) for t in page.tasks],
+            "next_cursor": page.next_cursor}
+
+
+@router.get("/{ref}", summary="Get a task by id or external_task_id")
+def get_task(ref: str, request: Request, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    task = services.tasks.get(owner=caller, ref=ref)
+    return render_task(task, request=request, services=services)
+
+
+@router.post("/{ref}/cancel", summary="Cancel a pending or processing task")
+def cancel_task(
+    ref: str, request: Request, caller: CallerDep, services: ServicesDep
+) -> dict[str, Any]:
+    task = services.tasks.cancel(owner=caller, ref=ref)
+    return render_task(task, request=request, services=services)

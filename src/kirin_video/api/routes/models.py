@@ -1,0 +1,17 @@
+"""The model catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from kirin_video.api.deps import CallerDep
+from kirin_video.contract.catalog import describe_models
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/v1/models", summary="Models, their parameters, defaults and output formats")
+def list_models(_caller: CallerDep) -> dict[str, Any]:
+    return {"data": describe_models()}

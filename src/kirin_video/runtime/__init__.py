@@ -1,0 +1,1 @@
+"""What runs tasks: ``execute(task_id)`` and the workers that call it."""

@@ -1,0 +1,150 @@
+"""Run one task from claim to completed output; every worker kind calls ``execute``."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from kirin_video.config import Settings
+from kirin_video.contract.catalog import Geometry, Model, output_geometry
+from kirin_video.contract.errors import ErrorCode, KirinError
+from kirin_video.engines.base import Engine, Job
+from kirin_video.media.encode import EncodedVideo, encode_outputs
+from kirin_video.media.intake import decode_image
+from kirin_video.media.postprocess import conform
+from kirin_video.runtime.progress import ProgressReporter, Stopped
+from kirin_video.storage.base import Storage
+from kirin_video.tasks.service import Claimed, TaskService
+
+log = logging.getLogger(__name__)
+
+GENERATE_SHARE = 0.85  # of the progress bar; encoding takes the rest
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What executing a task needs, built once per worker."""
+
+    settings: Settings
+    service: TaskService
+    storage: Storage
+    engine: Engine
+
+
+def execute(task_id: str, runtime: Runtime) -> None:
+    """Claim the task, generate, encode, store and finish it; never raises for a task's failure."""
+    claimed = runtime.service.claim(task_id)
+    if claimed is None:
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="kirin-"))
+    try:
+        _run(claimed, runtime, workdir)
+    except Stopped:
+        log.info("task %s stopped while running (%s)", task_id, runtime.service.status(task_id))
+    except KirinError as exc:
+        runtime.service.fail(task_id, code=exc.code, message=exc.message)
+    except Exception as exc:
+        log.exception("task %s failed", task_id)
+        runtime.service.fail(task_id, code=ErrorCode.GENERATION_FAILED,
+                             message=f"generation failed: {type(exc).__name__}: {exc}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(claimed: Claimed, runtime: Runtime, workdir: Path) -> None:
+    task = claimed.task
+    progress = ProgressReporter(lambda value: runtime.service.report_progress(task.id, value))
+    job = build_job(claimed)
+    started = time.time()
+    clip = runtime.engine.generate(job, progress.stage(0.0, GENERATE_SHARE))
+    generated = time.time()
+    encode_progress = progress.stage(GENERATE_SHARE, 0.99)
+    videos = encode_outputs(
+        conform(clip, job.geometry),
+        fps=job.geometry.fps,
+        video_path=workdir / "video.mp4",
+        watermarked_path=workdir / "video_watermarked.mp4" if task.params["watermark"] else None,
+        cover_path=workdir / "cover.jpg",
+        on_frame=lambda i: encode_progress((i + 1) / job.geometry.frames),
+    )
+    encoded = time.time()
+    progress(0.99)
+    output = _store(task.id, runtime.storage, workdir, videos)
+    timings = {
+        "queued_s": (task.started_ts or started) - task.created_ts,
+        "generate_s": generated - started,
+        "encode_s": encoded - generated,
+        "total_s": time.time() - task.created_ts,
+    }
+    runtime.service.complete(
+        task.id,
+        output=[{"content": output, "jobId": task.id}],
+        usage=_usage(runtime.settings, task.model, task.params),
+        meta=_metadata(runtime.engine.name, job.geometry, task.seed, timings),
+    )
+
+
+def build_job(claimed: Claimed) -> Job:
+    """Decode the stored inputs and work out the output geometry for the engine."""
+    task, params = claimed.task, claimed.task.params
+    pictures = {"first": None, "last": None}
+    references = []
+    for image in claimed.images:
+        rgb = decode_image(image.data, field=image.role, check_aspect=False).to_rgb()
+        if image.role == "reference":
+            references.append(rgb)
+        else:
+            pictures[image.role] = rgb
+    model = Model(task.model)
+    given = pictures["first"] or pictures["last"]
+    geometry = output_geometry(
+        model=model, mode=params["mode"], duration=params["duration"],
+        aspect_ratio=params.get("aspect_ratio"),
+        first_image_size=given.size if given is not None else None,
+    )
+    return Job(
+        model=model, geometry=geometry, seed=task.seed, prompt=params.get("prompt"),
+        negative_prompt=params.get("negative_prompt"), mode=params["mode"],
+        cfg_scale=params.get("cfg_scale"), first=pictures["first"], last=pictures["last"],
+        references=tuple(references),
+    )
+
+
+def _store(
+    task_id: str, storage: Storage, workdir: Path, videos: list[EncodedVideo]
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for index, video in enumerate(videos):
+        key = f"{task_id}/{video.path.name}"
+        storage.put(key, video.path)
+        item: dict[str, Any] = {"type": "video", "key": key,
+                                "duration": round(video.frames / video.fps)}
+        if index > 0:
+            item["watermarked"] = True
+        items.append(item)
+    cover = workdir / "cover.jpg"
+    if cover.exists():
+        storage.put(f"{task_id}/cover.jpg", cover)
+        items.append({"type": "image", "key": f"{task_id}/cover.jpg"})
+    return items
+
+
+def _usage(settings: Settings, model: str, params: dict[str, Any]) -> dict[str, Any]:
+    cost = settings.price(model=model, mode=params["mode"], duration=params["duration"])
+    return {"cost": str(cost.quantize(Decimal("0.0001"))), "discount": settings.discount}
+
+
+def _metadata(
+    engine: str, geometry: Geometry, seed: int, timings: dict[str, float]
+) -> dict[str, Any]:
+    return {
+        "engine": engine, "width": geometry.width, "height": geometry.height,
+        "fps": geometry.fps, "frames": geometry.frames, "seed": seed,
+        "timings": {name: round(value, 3) for name, value in timings.items()},
+    }

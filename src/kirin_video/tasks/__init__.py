@@ -1,0 +1,1 @@
+"""Task lifecycle: tables, migrations, the state machine and the service functions."""

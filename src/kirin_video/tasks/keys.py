@@ -1,0 +1,132 @@
+"""API keys: issued keys (salted hashes, JWT secrets), keys from settings, and token checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+from sqlalchemy import select
+
+from kirin_video.contract.errors import AuthenticationFailed
+from kirin_video.tasks.db import Database
+from kirin_video.tasks.tables import ApiKey
+
+_PREFIX = "kv_"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new key as shown once to its owner."""
+
+    api_key: str
+    access_id: str
+    secret: str
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    access_id: str
+    name: str
+    created_at: int
+    revoked_at: int | None
+
+
+def _hash(key: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()
+
+
+def issue_key(db: Database, *, name: str = "") -> IssuedKey:
+    """Create a key; only its salted hash is stored, the JWT secret is kept to verify tokens."""
+    access_id = "ak_" + secrets.token_hex(10)
+    api_key = f"{_PREFIX}{access_id}.{secrets.token_urlsafe(32)}"
+    salt = secrets.token_hex(16)
+    row = ApiKey(
+        access_id=access_id,
+        name=name,
+        key_salt=salt,
+        key_hash=_hash(api_key, salt),
+        jwt_secret=secrets.token_urlsafe(32),
+        created_at=int(time.time()),
+    )
+    with db.session(write=True) as session:
+        session.add(row)
+    return IssuedKey(api_key, access_id, row.jwt_secret, name, row.created_at)
+
+
+def list_keys(db: Database) -> list[KeyInfo]:
+    with db.session() as session:
+        rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at)).all()
+        return [KeyInfo(r.access_id, r.name, r.created_at, r.revoked_at) for r in rows]
+
+
+def revoke_key(db: Database, access_id: str) -> bool:
+    """Revoke at once; returns False for an unknown access id."""
+    with db.session(write=True) as session:
+        row = session.get(ApiKey, access_id)
+        if row is None:
+            return False
+        row.revoked_at = row.revoked_at or int(time.time())
+        return True
+
+
+def settings_owner(key: str) -> str:
+    """The caller id of a key listed in ``KIRIN_API_KEYS`` (the key itself is never stored)."""
+    return "env_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+class Authenticator:
+    """Turns a bearer token into the caller id that owns tasks."""
+
+    def __init__(self, db: Database, *, settings_keys: list[str]) -> None:
+        self._db = db
+        self._settings_keys = list(settings_keys)
+
+    def caller(self, token: str) -> str:
+        token = token.strip()
+        if not token:
+            raise AuthenticationFailed("Authorization: a bearer token is required; got none")
+        for key in self._settings_keys:
+            if hmac.compare_digest(key.encode(), token.encode()):
+                return settings_owner(key)
+        if token.startswith(_PREFIX):
+            return self._issued_key(token)
+        if token.count(".") == 2:
+            return self._jwt(token)
+        raise AuthenticationFailed("Authorization: the token is not a known API key or a JWT")
+
+    def _active_key(self, access_id: str) -> ApiKey | None:
+        with self._db.session() as session:
+            row = session.get(ApiKey, access_id)
+        return row if row is not None and row.revoked_at is None else None
+
+    def _issued_key(self, token: str) -> str:
+        access_id = token[len(_PREFIX) :].split(".", 1)[0]
+        row = self._active_key(access_id)
+        if row is None or not hmac.compare_digest(row.key_hash, _hash(token, row.key_salt)):
+            raise AuthenticationFailed("Authorization: unknown or revoked API key")
+        return row.access_id
+
+    def _jwt(self, token: str) -> str:
+        try:
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"Authorization: malformed JWT ({exc})") from exc
+        row = self._active_key(str(issuer)) if issuer else None
+        if row is None:
+            raise AuthenticationFailed(
+                f"Authorization: JWT iss must be an active access id; got {issuer!r}"
+            )
+        try:
+            jwt.decode(
+                token, row.jwt_secret, algorithms=["HS256"],
+                options={"require": ["exp", "iss"]}, issuer=row.access_id,
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"Authorization: JWT rejected ({exc})") from exc
+        return row.access_id

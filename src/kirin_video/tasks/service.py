@@ -1,0 +1,246 @@
+"""Task service: every status change of a task happens here, in one transaction each."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from kirin_video.contract import catalog as c
+from kirin_video.contract.catalog import Status
+from kirin_video.contract.errors import (
+    ErrorCode,
+    ExternalIdTaken,
+    InvalidRequest,
+    TaskAlreadyFinished,
+    TaskNotFound,
+)
+from kirin_video.contract.params import GenerationRequest
+from kirin_video.tasks.db import Database
+from kirin_video.tasks.states import can_move
+from kirin_video.tasks.tables import Task, TaskImage
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """A validated input image as stored with its task."""
+
+    role: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A task a worker now owns, with its inputs."""
+
+    task: Task
+    images: list[StoredImage]
+
+
+@dataclass(frozen=True)
+class Page:
+    tasks: list[Task]
+    next_cursor: str | None
+
+
+def new_task_id() -> str:
+    return "task_" + uuid.uuid4().hex
+
+
+class TaskService:
+    """Creates, reads, lists, cancels, claims and finishes tasks."""
+
+    def __init__(self, db: Database, *, max_attempts: int = 3) -> None:
+        self.db = db
+        self.max_attempts = max_attempts
+        self._created_listeners: list[Callable[[str], None]] = []
+
+    def on_created(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(task_id)`` after each create commits (wakes the workers)."""
+        self._created_listeners.append(listener)
+
+    # 1. Intake side: what the API calls.
+
+    def create(
+        self, *, owner: str, request: GenerationRequest, images: Sequence[StoredImage]
+    ) -> Task:
+        """Insert the task and its images together; a repeated external id is refused by the DB."""
+        now = time.time()
+        seed = request.seed if request.seed is not None else secrets.randbelow(c.MAX_SEED + 1)
+        task = Task(
+            id=new_task_id(), owner=owner, model=request.model.value, status=Status.PENDING,
+            params=request.params(), seed=seed, external_task_id=request.external_task_id,
+            callback_url=request.callback_url, progress=0.0, attempts=0,
+            meta={"seed": seed}, created_ts=now, updated_ts=now,
+        )
+        try:
+            with self.db.session(write=True) as session:
+                session.add(task)
+                session.flush()
+                session.add_all(
+                    TaskImage(task_id=task.id, position=i, role=image.role, data=image.data)
+                    for i, image in enumerate(images)
+                )
+        except IntegrityError as exc:
+            raise ExternalIdTaken(
+                f"external_task_id: must be unique per API key; "
+                f"{request.external_task_id!r} is already used"
+            ) from exc
+        for listener in self._created_listeners:
+            listener(task.id)
+        return task
+
+    def get(self, *, owner: str, ref: str) -> Task:
+        """A task by id or by the caller's external id; another caller's task is not found."""
+        with self.db.session() as session:
+            task = session.scalar(select(Task).where(Task.owner == owner, Task.id == ref))
+            if task is None:
+                task = session.scalar(
+                    select(Task).where(Task.owner == owner, Task.external_task_id == ref)
+                )
+        if task is None:
+            raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
+        return task
+
+    def list(
+        self, *, owner: str, status: str | None = None, model: str | None = None,
+        limit: int = c.DEFAULT_LIST_LIMIT, cursor: str | None = None,
+    ) -> Page:
+        """The caller's tasks, newest first, by keyset pagination."""
+        query = select(Task).where(Task.owner == owner)
+        if status:
+            query = query.where(Task.status == status)
+        if model:
+            query = query.where(Task.model == model)
+        if cursor:
+            created, task_id = _decode_cursor(cursor)
+            query = query.where(
+                or_(Task.created_ts < created,
+                    and_(Task.created_ts == created, Task.id < task_id))
+            )
+        query = query.order_by(Task.created_ts.desc(), Task.id.desc()).limit(limit + 1)
+        with self.db.session() as session:
+            tasks = list(session.scalars(query).all())
+        more = len(tasks) > limit
+        tasks = tasks[:limit]
+        return Page(tasks, _encode_cursor(tasks[-1]) if more else None)
+
+    def cancel(self, *, owner: str, ref: str) -> Task:
+        """Cancel a pending or processing task; a running worker notices at its next step."""
+        task = self.get(owner=owner, ref=ref)
+        changed = self._move(
+            task.id, Status.CANCELLED, error_code=ErrorCode.TASK_CANCELLED.value,
+            error_message="task: cancelled at the client's request",
+            finished_ts=time.time(),
+        )
+        if not changed:
+            raise TaskAlreadyFinished(
+                f"task: only pending or processing tasks can be cancelled; "
+                f"{task.id} is {self.status(task.id)}"
+            )
+        return self.get(owner=owner, ref=task.id)
+
+    # 2. Worker side: what the runtime calls.
+
+    def next_pending(self) -> str | None:
+        """The oldest pending task id, for the embedded worker."""
+        with self.db.session() as session:
+            return session.scalar(
+                select(Task.id).where(Task.status == Status.PENDING)
+                .order_by(Task.created_ts, Task.id).limit(1)
+            )
+
+    def claim(self, task_id: str) -> Claimed | None:
+        """Move a pending task to processing and hand over its inputs; None if someone else did."""
+        now = time.time()
+        with self.db.session(write=True) as session:
+            result = session.execute(
+                update(Task).where(Task.id == task_id, Task.status == Status.PENDING)
+                .values(status=Status.PROCESSING, attempts=Task.attempts + 1, progress=0.0,
+                        started_ts=now, updated_ts=now)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            task = session.get_one(Task, task_id)
+            rows = session.scalars(
+                select(TaskImage).where(TaskImage.task_id == task_id)
+                .order_by(TaskImage.position)
+            ).all()
+            return Claimed(task, [StoredImage(r.role, r.data) for r in rows])
+
+    def report_progress(self, task_id: str, progress: float) -> bool:
+        """Record progress; False when the task is no longer processing (e.g. cancelled)."""
+        with self.db.session(write=True) as session:
+            result = session.execute(
+                update(Task).where(Task.id == task_id, Task.status == Status.PROCESSING)
+                .values(progress=round(min(max(progress, 0.0), 1.0), 4), updated_ts=time.time())
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def status(self, task_id: str) -> str | None:
+        with self.db.session() as session:
+            return session.scalar(select(Task.status).where(Task.id == task_id))
+
+    def complete(
+        self, task_id: str, *, output: list[Any], usage: dict[str, Any], meta: dict[str, Any]
+    ) -> bool:
+        now = time.time()
+        return self._move(task_id, Status.COMPLETED, output=output, usage=usage, meta=meta,
+                          progress=1.0, finished_ts=now)
+
+    def fail(self, task_id: str, *, code: ErrorCode, message: str) -> bool:
+        return self._move(task_id, Status.FAILED, error_code=code.value, error_message=message,
+                          finished_ts=time.time())
+
+    def recover(self) -> list[str]:
+        """After a restart: requeue interrupted tasks, or fail those out of attempts."""
+        with self.db.session() as session:
+            stuck = session.scalars(
+                select(Task).where(Task.status == Status.PROCESSING)
+            ).all()
+        requeued = []
+        for task in stuck:
+            if task.attempts < self.max_attempts:
+                if self._move(task.id, Status.PENDING, progress=0.0):
+                    requeued.append(task.id)
+            else:
+                self.fail(task.id, code=ErrorCode.GENERATION_FAILED,
+                          message=f"generation: interrupted {task.attempts} times "
+                                  "(worker stopped mid-task); giving up")
+        return requeued
+
+    def _move(self, task_id: str, new: Status, **values: Any) -> bool:
+        """Change status only along the state machine, guarded against concurrent changes."""
+        with self.db.session(write=True) as session:
+            current = session.scalar(select(Task.status).where(Task.id == task_id))
+            if current is None or not can_move(current, new):
+                return False
+            result = session.execute(
+                update(Task).where(Task.id == task_id, Task.status == current)
+                .values(status=new, updated_ts=time.time(), **values)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _encode_cursor(task: Task) -> str:
+    raw = json.dumps([task.created_ts, task.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, task_id = json.loads(raw)
+        return float(created), str(task_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequest(
+            f"cursor: must be a next_cursor value from a previous page; got {cursor[:60]!r}"
+        ) from exc

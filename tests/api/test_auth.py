@@ -1,0 +1,111 @@
+"""Authentication: settings keys, issued keys, HS256 JWTs; and each caller sees only its tasks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from kirin_video.tasks import keys
+from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
+
+BODY = {"model": "kirin_v1_6_i2v", "image": b64(make_image())}
+
+
+def _issue(client: TestClient) -> keys.IssuedKey:
+    return keys.issue_key(client.app.state.services.db, name="test")  # type: ignore[attr-defined]
+
+
+def _token(issued: keys.IssuedKey, **claims: Any) -> str:
+    payload = {"iss": issued.access_id, "exp": int(time.time()) + 600,
+               "nbf": int(time.time()) - 5, **claims}
+    return jwt.encode(payload, issued.secret, algorithm="HS256")
+
+
+def _status(client: TestClient, token: str | None) -> tuple[int, str | None]:
+    headers = bearer(token) if token is not None else {}
+    response = client.get("/v1/generation", headers=headers)
+    return response.status_code, response.json().get("error", {}).get("code")
+
+
+def test_settings_key_is_accepted(client: TestClient) -> None:
+    assert _status(client, KEY_A) == (200, None)
+
+
+def test_issued_key_is_accepted(client: TestClient) -> None:
+    assert _status(client, _issue(client).api_key) == (200, None)
+
+
+def test_jwt_signed_with_key_secret_is_accepted(client: TestClient) -> None:
+    assert _status(client, _token(_issue(client))) == (200, None)
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        lambda issued: None,
+        lambda issued: "",
+        lambda issued: "not-a-key",
+        lambda issued: issued.api_key + "x",
+        lambda issued: "kv_ak_unknown.abc",
+        lambda issued: _token(issued, exp=int(time.time()) - 10),
+        lambda issued: _token(issued, nbf=int(time.time()) + 600),
+        lambda issued: jwt.encode({"iss": issued.access_id}, issued.secret, algorithm="HS256"),
+        lambda issued: jwt.encode({"iss": issued.access_id, "exp": int(time.time()) + 60},
+                                  "wrong-secret", algorithm="HS256"),
+        lambda issued: jwt.encode({"iss": "ak_nobody", "exp": int(time.time()) + 60},
+                                  issued.secret, algorithm="HS256"),
+        lambda issued: jwt.encode({"iss": issued.access_id, "exp": int(time.time()) + 60},
+                                  issued.secret, algorithm="HS512"),
+        lambda issued: "a.b.c",
+    ],
+    ids=["missing", "empty", "unknown", "altered key", "unknown access id", "expired jwt",
+         "jwt not yet valid", "jwt without exp", "jwt wrong secret", "jwt unknown issuer",
+         "jwt other algorithm", "malformed jwt"],
+)
+def test_bad_credentials_are_401(client: TestClient, make_token: Any) -> None:
+    assert _status(client, make_token(_issue(client))) == (401, "8002005006")
+
+
+def test_revoked_key_and_its_jwts_stop_working_at_once(client: TestClient) -> None:
+    issued = _issue(client)
+    token = _token(issued)
+    assert _status(client, issued.api_key) == (200, None)
+    assert keys.revoke_key(client.app.state.services.db, issued.access_id)  # type: ignore[attr-defined]
+    assert _status(client, issued.api_key) == (401, "8002005006")
+    assert _status(client, token) == (401, "8002005006")
+
+
+def test_keys_are_stored_only_as_salted_hashes(client: TestClient) -> None:
+    issued = _issue(client)
+    db = client.app.state.services.db  # type: ignore[attr-defined]
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT * FROM api_keys").all()
+    assert issued.api_key not in repr(rows)
+
+
+def test_jwt_and_key_of_one_issued_key_are_the_same_caller(client: TestClient) -> None:
+    issued = _issue(client)
+    created = client.post("/v1/generation", json=BODY, headers=bearer(issued.api_key)).json()
+    seen = client.get(f"/v1/generation/{created['id']}", headers=bearer(_token(issued)))
+    assert seen.status_code == 200
+
+
+def test_another_key_cannot_get_list_or_cancel(client: TestClient) -> None:
+    created = client.post("/v1/generation", json={**BODY, "external_task_id": "mine"},
+                          headers=bearer(KEY_A)).json()
+    for ref in (created["id"], "mine"):
+        response = client.get(f"/v1/generation/{ref}", headers=bearer(KEY_B))
+        assert (response.status_code, response.json()["error"]["code"]) == (404, "8002005013")
+        cancel = client.post(f"/v1/generation/{ref}/cancel", headers=bearer(KEY_B))
+        assert cancel.status_code == 404
+    assert client.get("/v1/generation", headers=bearer(KEY_B)).json()["data"] == []
+    assert client.get(f"/v1/generation/{created['id']}", headers=bearer(KEY_A)).json()[
+        "status"] == "pending"
+
+
+def test_healthz_needs_no_auth(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}

@@ -1,0 +1,75 @@
+"""Shared fixtures: settings on a temp data dir, apps served through real HTTP, test images."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from kirin_video.api.app import create_app
+from kirin_video.config import Settings
+
+KEY_A = "test-key-a"
+KEY_B = "test-key-b"
+
+
+def make_image(width: int = 480, height: int = 320, *, fmt: str = "PNG", seed: int = 0) -> bytes:
+    """A textured test picture (gradients and blobs, so motion and flow have something to see)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    pixels = np.stack(
+        [x / width * 255, y / height * 255, (np.sin(x / 17 + seed) + 1) * 127], axis=-1
+    )
+    for _ in range(6):
+        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(20, 80)
+        mask = (x - cx) ** 2 + (y - cy) ** 2 < r**2
+        pixels[mask] = rng.uniform(0, 255, size=3)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def png_b64() -> str:
+    return b64(make_image())
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings of one test: its own data dir, two settings keys, no embedded worker."""
+    return Settings(data_dir=tmp_path / "data", api_keys=[KEY_A, KEY_B], workers=0)
+
+
+@pytest.fixture
+def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
+    """Start an app (lifespan included) for the test's settings, with overrides."""
+    clients: list[TestClient] = []
+
+    def start(**overrides: object) -> TestClient:
+        client = TestClient(create_app(settings.model_copy(update=overrides)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
