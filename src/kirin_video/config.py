@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 EngineName = Literal["auto", "preview"]
 
@@ -69,7 +68,7 @@ class Settings(BaseSettings):
 
 
 class ClientSettings(BaseSettings):
-    """Where the CLI's client commands send requests, read from ``KIRIN_SERVER_URL``/``KIRIN_API_KEY``."""
+    """Where the CLI's client commands send requests (``KIRIN_SERVER_URL``, ``KIRIN_API_KEY``)."""
 
     model_config = SettingsConfigDict(env_prefix="KIRIN_", extra="ignore")
 

@@ -8,9 +8,9 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 
 from kirin_video.tasks import keys
-from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 
 BODY = {"model": "kirin_v1_6_i2v", "image": b64(make_image())}
 
@@ -20,8 +20,12 @@ def _issue(client: TestClient) -> keys.IssuedKey:
 
 
 def _token(issued: keys.IssuedKey, **claims: Any) -> str:
-    payload = {"iss": issued.access_id, "exp": int(time.time()) + 600,
-               "nbf": int(time.time()) - 5, **claims}
+    payload = {
+        "iss": issued.access_id,
+        "exp": int(time.time()) + 600,
+        "nbf": int(time.time()) - 5,
+        **claims,
+    }
     return jwt.encode(payload, issued.secret, algorithm="HS256")
 
 
@@ -54,17 +58,35 @@ def test_jwt_signed_with_key_secret_is_accepted(client: TestClient) -> None:
         lambda issued: _token(issued, exp=int(time.time()) - 10),
         lambda issued: _token(issued, nbf=int(time.time()) + 600),
         lambda issued: jwt.encode({"iss": issued.access_id}, issued.secret, algorithm="HS256"),
-        lambda issued: jwt.encode({"iss": issued.access_id, "exp": int(time.time()) + 60},
-                                  "wrong-secret", algorithm="HS256"),
-        lambda issued: jwt.encode({"iss": "ak_nobody", "exp": int(time.time()) + 60},
-                                  issued.secret, algorithm="HS256"),
-        lambda issued: jwt.encode({"iss": issued.access_id, "exp": int(time.time()) + 60},
-                                  issued.secret, algorithm="HS512"),
+        lambda issued: jwt.encode(
+            {"iss": issued.access_id, "exp": int(time.time()) + 60},
+            "wrong-secret",
+            algorithm="HS256",
+        ),
+        lambda issued: jwt.encode(
+            {"iss": "ak_nobody", "exp": int(time.time()) + 60}, issued.secret, algorithm="HS256"
+        ),
+        lambda issued: jwt.encode(
+            {"iss": issued.access_id, "exp": int(time.time()) + 60},
+            issued.secret,
+            algorithm="HS512",
+        ),
         lambda issued: "a.b.c",
     ],
-    ids=["missing", "empty", "unknown", "altered key", "unknown access id", "expired jwt",
-         "jwt not yet valid", "jwt without exp", "jwt wrong secret", "jwt unknown issuer",
-         "jwt other algorithm", "malformed jwt"],
+    ids=[
+        "missing",
+        "empty",
+        "unknown",
+        "altered key",
+        "unknown access id",
+        "expired jwt",
+        "jwt not yet valid",
+        "jwt without exp",
+        "jwt wrong secret",
+        "jwt unknown issuer",
+        "jwt other algorithm",
+        "malformed jwt",
+    ],
 )
 def test_bad_credentials_are_401(client: TestClient, make_token: Any) -> None:
     assert _status(client, make_token(_issue(client))) == (401, "8002005006")
@@ -95,16 +117,19 @@ def test_jwt_and_key_of_one_issued_key_are_the_same_caller(client: TestClient) -
 
 
 def test_another_key_cannot_get_list_or_cancel(client: TestClient) -> None:
-    created = client.post("/v1/generation", json={**BODY, "external_task_id": "mine"},
-                          headers=bearer(KEY_A)).json()
+    created = client.post(
+        "/v1/generation", json={**BODY, "external_task_id": "mine"}, headers=bearer(KEY_A)
+    ).json()
     for ref in (created["id"], "mine"):
         response = client.get(f"/v1/generation/{ref}", headers=bearer(KEY_B))
         assert (response.status_code, response.json()["error"]["code"]) == (404, "8002005013")
         cancel = client.post(f"/v1/generation/{ref}/cancel", headers=bearer(KEY_B))
         assert cancel.status_code == 404
     assert client.get("/v1/generation", headers=bearer(KEY_B)).json()["data"] == []
-    assert client.get(f"/v1/generation/{created['id']}", headers=bearer(KEY_A)).json()[
-        "status"] == "pending"
+    assert (
+        client.get(f"/v1/generation/{created['id']}", headers=bearer(KEY_A)).json()["status"]
+        == "pending"
+    )
 
 
 def test_healthz_needs_no_auth(client: TestClient) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
 from tests.conftest import KEY_A, b64, bearer, make_image
 
 I2V = {"model": "kirin_v1_6_i2v", "image": b64(make_image())}
-MULTI = {"model": "kirin_v1_6_multi_i2v", "image_list": [{"image": b64(make_image())}],
-         "prompt": "a walk in the park"}
+MULTI = {
+    "model": "kirin_v1_6_multi_i2v",
+    "image_list": [{"image": b64(make_image())}],
+    "prompt": "a walk in the park",
+}
 
 
 def _create(client: TestClient, body: dict[str, object], **extra: object) -> dict[str, object]:
@@ -19,8 +21,15 @@ def _create(client: TestClient, body: dict[str, object], **extra: object) -> dic
 
 def test_created_task_has_the_contract_shape(client: TestClient) -> None:
     task = _create(client, I2V, seed=7, external_task_id="ext-1")
-    assert set(task) == {"id", "model", "status", "created_at", "updated_at",
-                         "external_task_id", "metadata"}
+    assert set(task) == {
+        "id",
+        "model",
+        "status",
+        "created_at",
+        "updated_at",
+        "external_task_id",
+        "metadata",
+    }
     assert task["status"] == "pending" and task["external_task_id"] == "ext-1"
     assert isinstance(task["created_at"], int)
     assert task["metadata"] == {"seed": 7}
@@ -69,9 +78,13 @@ def test_list_filters_by_model_and_status(client: TestClient) -> None:
 
 
 def test_list_refuses_bad_parameters(client: TestClient) -> None:
-    for query, code in (("limit=0", "8002005014"), ("limit=101", "8002005014"),
-                        ("status=done", "8002005014"), ("model=x", "8002005011"),
-                        ("cursor=%%%", "8002005014")):
+    for query, code in (
+        ("limit=0", "8002005014"),
+        ("limit=101", "8002005014"),
+        ("status=done", "8002005014"),
+        ("model=x", "8002005011"),
+        ("cursor=%%%", "8002005014"),
+    ):
         response = client.get(f"/v1/generation?{query}", headers=bearer(KEY_A))
         assert (response.status_code, response.json()["error"]["code"]) == (400, code), query
 
@@ -96,8 +109,10 @@ def test_models_lists_both_with_defaults(client: TestClient) -> None:
 
 def test_every_route_answers_under_model_prefix(client: TestClient) -> None:
     task = client.post("/model/v1/generation", json=I2V, headers=bearer(KEY_A)).json()
-    assert client.get(f"/model/v1/generation/{task['id']}", headers=bearer(KEY_A)).json()[
-        "id"] == task["id"]
+    assert (
+        client.get(f"/model/v1/generation/{task['id']}", headers=bearer(KEY_A)).json()["id"]
+        == task["id"]
+    )
     assert client.get("/model/v1/generation", headers=bearer(KEY_A)).status_code == 200
     assert client.get("/model/v1/models", headers=bearer(KEY_A)).status_code == 200
     assert client.get("/model/healthz").json() == {"status": "ok"}

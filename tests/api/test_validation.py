@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.conftest import KEY_A, b64, bearer, make_image
 
 I2V = "kirin_v1_6_i2v"
@@ -43,15 +42,18 @@ REJECTED = [
     ("image is a GIF", i2v(image=GIF), "8002005002", "image"),
     ("image too small", i2v(image=SMALL), "8002005002", "200"),
     ("image too wide", i2v(image=WIDE), "8002005002", "image"),
-    ("reference too wide", multi(image_list=[{"image": PNG}, {"image": WIDE}]), "8002005002",
-     "image_list[1].image"),
+    (
+        "reference too wide",
+        multi(image_list=[{"image": PNG}, {"image": WIDE}]),
+        "8002005002",
+        "image_list[1].image",
+    ),
     ("image URL on loopback", i2v(image="http://127.0.0.1:9/a.png"), "8002005002", "127.0.0.1"),
     ("multi prompt missing", multi(prompt=None), "8002005003", "prompt"),
     ("multi prompt empty", multi(prompt=""), "8002005003", "0 characters"),
     ("prompt too long", multi(prompt="x" * 2501), "8002005003", "2501"),
     ("i2v prompt empty", i2v(prompt=""), "8002005003", "prompt"),
-    ("negative prompt too long", i2v(negative_prompt="x" * 2501), "8002005003",
-     "negative_prompt"),
+    ("negative prompt too long", i2v(negative_prompt="x" * 2501), "8002005003", "negative_prompt"),
     ("duration 7", i2v(duration="7"), "8002005004", "'7'"),
     ("duration integer 7", multi(duration=7), "8002005004", "7"),
     ("aspect ratio 4:3", multi(aspect_ratio="4:3"), "8002005005", "4:3"),
@@ -60,8 +62,12 @@ REJECTED = [
     ("cfg_scale below 0", i2v(cfg_scale=-0.1), "8002005008", "-0.1"),
     ("cfg_scale as string", i2v(cfg_scale="0.5"), "8002005014", "cfg_scale"),
     ("watermark_info not object", i2v(watermark_info=True), "8002005014", "watermark_info"),
-    ("watermark_info enabled not bool", i2v(watermark_info={"enabled": "yes"}), "8002005014",
-     "watermark_info"),
+    (
+        "watermark_info enabled not bool",
+        i2v(watermark_info={"enabled": "yes"}),
+        "8002005014",
+        "watermark_info",
+    ),
     ("seed negative", i2v(seed=-1), "8002005014", "seed"),
     ("seed too big", i2v(seed=2**32), "8002005014", "4294967296"),
     ("seed not integer", i2v(seed=1.5), "8002005014", "seed"),
@@ -80,7 +86,9 @@ def _count_tasks(client: TestClient) -> int:
     return len(client.get("/v1/generation?limit=100", headers=bearer(KEY_A)).json()["data"])
 
 
-@pytest.mark.parametrize(("case", "body", "code", "fragment"), REJECTED, ids=[r[0] for r in REJECTED])
+@pytest.mark.parametrize(
+    ("case", "body", "code", "fragment"), REJECTED, ids=[r[0] for r in REJECTED]
+)
 def test_rule_rejects_with_its_code(
     client: TestClient, case: str, body: Any, code: str, fragment: str
 ) -> None:
@@ -100,10 +108,19 @@ ACCEPTED = [
     ("tail aspect is not checked", i2v(mode="pro", image_tail=WIDE)),
     ("duration as integer", i2v(duration=10)),
     ("multi four references", multi(image_list=[{"image": PNG}] * 4, aspect_ratio="9:16")),
-    ("every optional field", multi(negative_prompt="blur", mode="pro", duration="10",
-                                   watermark_info={"enabled": True}, seed=4294967295,
-                                   callback_url="https://example.com/hook",
-                                   external_task_id="x" * 128, unknown_field=1)),
+    (
+        "every optional field",
+        multi(
+            negative_prompt="blur",
+            mode="pro",
+            duration="10",
+            watermark_info={"enabled": True},
+            seed=4294967295,
+            callback_url="https://example.com/hook",
+            external_task_id="x" * 128,
+            unknown_field=1,
+        ),
+    ),
     ("nulls are absent", i2v(prompt=None, seed=None, watermark_info=None)),
     ("cfg_scale bounds", i2v(cfg_scale=0)),
 ]
@@ -133,25 +150,29 @@ def test_body_over_the_limit_is_413(make_client: Any) -> None:
 
 
 def test_image_over_ten_megabytes_is_refused(client: TestClient) -> None:
-    import numpy as np
     from io import BytesIO
+
+    import numpy as np
     from PIL import Image
 
     noise = np.random.default_rng(0).integers(0, 255, (1900, 1900, 3), dtype=np.uint8)
     buffer = BytesIO()
     Image.fromarray(noise).save(buffer, format="PNG", compress_level=0)
     assert buffer.tell() > 10 * 1024 * 1024
-    response = client.post("/v1/generation", json=i2v(image=b64(buffer.getvalue())),
-                           headers=bearer(KEY_A))
+    response = client.post(
+        "/v1/generation", json=i2v(image=b64(buffer.getvalue())), headers=bearer(KEY_A)
+    )
     assert response.json()["error"]["code"] == "8002005002"
     assert "10485760" in response.json()["error"]["message"]
 
 
 def test_repeated_external_task_id_is_409(client: TestClient) -> None:
-    first = client.post("/v1/generation", json=i2v(external_task_id="order-1"),
-                        headers=bearer(KEY_A))
-    again = client.post("/v1/generation", json=i2v(external_task_id="order-1"),
-                        headers=bearer(KEY_A))
+    first = client.post(
+        "/v1/generation", json=i2v(external_task_id="order-1"), headers=bearer(KEY_A)
+    )
+    again = client.post(
+        "/v1/generation", json=i2v(external_task_id="order-1"), headers=bearer(KEY_A)
+    )
     assert first.status_code == 200
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "8002005010"
@@ -162,6 +183,7 @@ def test_external_task_id_is_unique_per_key_not_globally(client: TestClient) -> 
     from tests.conftest import KEY_B
 
     for key in (KEY_A, KEY_B):
-        response = client.post("/v1/generation", json=i2v(external_task_id="shared"),
-                               headers=bearer(key))
+        response = client.post(
+            "/v1/generation", json=i2v(external_task_id="shared"), headers=bearer(key)
+        )
         assert response.status_code == 200

@@ -28,8 +28,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.start()
-        log.info("kirin-video %s: engine %s, data in %s", __version__,
-                 services.engine.name, settings.data_dir)
+        log.info(
+            "kirin-video %s: engine %s, data in %s",
+            __version__,
+            services.engine.name,
+            settings.data_dir,
+        )
         try:
             yield
         finally:
@@ -43,4 +47,3 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app
-

@@ -11,7 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kirin_video.api.services import Services
 from kirin_video.contract.errors import AuthenticationFailed
 
-_bearer = HTTPBearer(auto_error=False, description="An API key, or an HS256 JWT signed with a key's secret")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key, or an HS256 JWT signed with a key's secret"
+)
 
 
 def get_services(request: Request) -> Services:

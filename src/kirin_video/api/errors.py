@@ -50,5 +50,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(status=500, code=ErrorCode.GENERATION_FAILED,
-                              message="internal server error; the request was not applied")
+        return error_response(
+            status=500,
+            code=ErrorCode.GENERATION_FAILED,
+            message="internal server error; the request was not applied",
+        )

@@ -54,7 +54,14 @@ class BodyLimitMiddleware:
 
 async def _refuse(send: Send, error: RequestTooLarge) -> None:
     payload = json.dumps({"error": error.to_dict()}).encode()
-    await send({"type": "http.response.start", "status": error.http_status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.http_status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

@@ -42,17 +42,31 @@ class Services:
 def build_services(settings: Settings, *, engine: Engine | None = None) -> Services:
     db = Database.from_settings(settings)
     storage = LocalStorage(
-        settings.outputs_dir, secret=load_or_create_secret(settings.data_dir),
+        settings.outputs_dir,
+        secret=load_or_create_secret(settings.data_dir),
         ttl_s=settings.file_url_ttl_s,
     )
     tasks = TaskService(db, max_attempts=settings.max_attempts)
     engine = engine or load_engine(settings.engine)
     runtime = Runtime(settings=settings, service=tasks, storage=storage, engine=engine)
-    worker = EmbeddedWorker(next_task=tasks.next_pending,
-                            run=lambda task_id: execute(task_id, runtime),
-                            threads=settings.workers)
+    worker = EmbeddedWorker(
+        next_task=tasks.next_pending,
+        run=lambda task_id: execute(task_id, runtime),
+        threads=settings.workers,
+    )
     tasks.on_created(worker.notify)
-    fetcher = Fetcher(timeout_s=settings.fetch_timeout_s, max_bytes=MAX_IMAGE_BYTES,
-                      allow_private=settings.allow_private_urls)
-    return Services(settings, db, tasks, storage, Authenticator(db, settings_keys=settings.api_keys),
-                    fetcher, worker, engine)
+    fetcher = Fetcher(
+        timeout_s=settings.fetch_timeout_s,
+        max_bytes=MAX_IMAGE_BYTES,
+        allow_private=settings.allow_private_urls,
+    )
+    return Services(
+        settings,
+        db,
+        tasks,
+        storage,
+        Authenticator(db, settings_keys=settings.api_keys),
+        fetcher,
+        worker,
+        engine,
+    )

@@ -61,7 +61,7 @@ class Geometry:
 
 
 def _even(value: float) -> int:
-    return max(2, int(round(value / 2.0)) * 2)
+    return max(2, round(value / 2.0) * 2)
 
 
 def frame_size_for_aspect(*, short_side: int, width: int, height: int) -> tuple[int, int]:
@@ -72,7 +72,11 @@ def frame_size_for_aspect(*, short_side: int, width: int, height: int) -> tuple[
 
 
 def output_geometry(
-    *, model: Model, mode: str, duration: int, aspect_ratio: str | None = None,
+    *,
+    model: Model,
+    mode: str,
+    duration: int,
+    aspect_ratio: str | None = None,
     first_image_size: tuple[int, int] | None = None,
 ) -> Geometry:
     """The contract's exact output size, rate and frame count for a request."""
@@ -94,15 +98,21 @@ def describe_models() -> list[dict[str, Any]]:
     common = {
         "negative_prompt": {"type": "string", "max_length": MAX_PROMPT_CHARS},
         "mode": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
-        "duration": {"type": "string", "enum": [str(d) for d in DURATIONS],
-                     "default": str(DEFAULT_DURATION)},
+        "duration": {
+            "type": "string",
+            "enum": [str(d) for d in DURATIONS],
+            "default": str(DEFAULT_DURATION),
+        },
         "watermark_info": {"type": "object", "properties": {"enabled": {"type": "boolean"}}},
         "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
         "callback_url": {"type": "string", "format": "uri"},
         "external_task_id": {"type": "string", "max_length": MAX_EXTERNAL_ID_CHARS},
     }
-    image = {"type": "string", "description": "raw base64 or http(s) URL; JPEG or PNG, "
-             f"at most {MAX_IMAGE_BYTES} bytes, sides >= {MIN_IMAGE_SIDE}px"}
+    image = {
+        "type": "string",
+        "description": "raw base64 or http(s) URL; JPEG or PNG, "
+        f"at most {MAX_IMAGE_BYTES} bytes, sides >= {MIN_IMAGE_SIDE}px",
+    }
     output = {"container": "mp4", "codec": "h264", "pix_fmt": "yuv420p", "fps": FPS}
     return [
         {
@@ -112,30 +122,59 @@ def describe_models() -> list[dict[str, Any]]:
                 "image": image,
                 "image_tail": {**image, "note": "only with mode=pro"},
                 "prompt": {"type": "string", "min_length": 1, "max_length": MAX_PROMPT_CHARS},
-                "cfg_scale": {"type": "number", "minimum": CFG_SCALE_RANGE[0],
-                              "maximum": CFG_SCALE_RANGE[1], "default": DEFAULT_CFG_SCALE},
+                "cfg_scale": {
+                    "type": "number",
+                    "minimum": CFG_SCALE_RANGE[0],
+                    "maximum": CFG_SCALE_RANGE[1],
+                    "default": DEFAULT_CFG_SCALE,
+                },
                 **common,
             },
-            "output": {**output, "size": {m: f"short side {s}, aspect of the first image"
-                                          for m, s in SHORT_SIDE.items()}},
+            "output": {
+                **output,
+                "size": {
+                    m: f"short side {s}, aspect of the first image" for m, s in SHORT_SIDE.items()
+                },
+            },
         },
         {
             "id": Model.MULTI_I2V.value,
             "description": "Video from 1-4 reference images and a prompt.",
             "parameters": {
-                "image_list": {"type": "array", "min_items": 1,
-                               "max_items": MAX_REFERENCE_IMAGES,
-                               "items": {"type": "object", "properties": {"image": image}}},
-                "prompt": {"type": "string", "min_length": 1, "max_length": MAX_PROMPT_CHARS,
-                           "required": True},
-                "aspect_ratio": {"type": "string", "enum": list(ASPECT_RATIOS),
-                                 "default": DEFAULT_ASPECT_RATIO},
+                "image_list": {
+                    "type": "array",
+                    "min_items": 1,
+                    "max_items": MAX_REFERENCE_IMAGES,
+                    "items": {"type": "object", "properties": {"image": image}},
+                },
+                "prompt": {
+                    "type": "string",
+                    "min_length": 1,
+                    "max_length": MAX_PROMPT_CHARS,
+                    "required": True,
+                },
+                "aspect_ratio": {
+                    "type": "string",
+                    "enum": list(ASPECT_RATIOS),
+                    "default": DEFAULT_ASPECT_RATIO,
+                },
                 **common,
             },
-            "output": {**output, "size": {
-                mode: {ratio: "{}x{}".format(*frame_size_for_aspect(
-                    short_side=short, width=int(ratio.split(":")[0]),
-                    height=int(ratio.split(":")[1]))) for ratio in ASPECT_RATIOS}
-                for mode, short in SHORT_SIDE.items()}},
+            "output": {
+                **output,
+                "size": {
+                    mode: {
+                        ratio: "{}x{}".format(
+                            *frame_size_for_aspect(
+                                short_side=short,
+                                width=int(ratio.split(":")[0]),
+                                height=int(ratio.split(":")[1]),
+                            )
+                        )
+                        for ratio in ASPECT_RATIOS
+                    }
+                    for mode, short in SHORT_SIDE.items()
+                },
+            },
         },
     ]

@@ -87,12 +87,17 @@ def _check_i2v(body: dict[str, Any]) -> GenerationRequest:
         if value:
             images.append(ImageInput(field=name, role=role, value=value, check_aspect=aspect))
     if not images:
-        raise _fail(ErrorCode.IMAGE_MISSING, "image",
-                    "image or image_tail must be present and non-empty", body.get("image"))
+        raise _fail(
+            ErrorCode.IMAGE_MISSING,
+            "image",
+            "image or image_tail must be present and non-empty",
+            body.get("image"),
+        )
     mode = _mode(body)
     if any(image.role == "last" for image in images) and mode != "pro":
-        raise _fail(ErrorCode.NOT_SUPPORTED_IN_MODE, "image_tail",
-                    "is supported only with mode 'pro'", mode)
+        raise _fail(
+            ErrorCode.NOT_SUPPORTED_IN_MODE, "image_tail", "is supported only with mode 'pro'", mode
+        )
     return GenerationRequest(
         model=c.Model.I2V,
         images=tuple(images),
@@ -134,7 +139,7 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
 
 def _image_list(body: dict[str, Any]) -> tuple[ImageInput, ...]:
     items = body.get("image_list")
-    rule = f"must be an array of 1-{c.MAX_REFERENCE_IMAGES} objects {{\"image\": str}}"
+    rule = f'must be an array of 1-{c.MAX_REFERENCE_IMAGES} objects {{"image": str}}'
     if items is None or items == []:
         raise _fail(ErrorCode.IMAGE_MISSING, "image_list", rule, items)
     if not isinstance(items, list):
@@ -151,8 +156,12 @@ def _image_list(body: dict[str, Any]) -> tuple[ImageInput, ...]:
             raise _fail(ErrorCode.BODY_INVALID, name, 'must be an object {"image": str}', item)
         value = _optional_str(item, "image") if "image" in item else None
         if not value:
-            raise _fail(ErrorCode.IMAGE_MISSING, f"{name}.image",
-                        "must be present and non-empty", item.get("image"))
+            raise _fail(
+                ErrorCode.IMAGE_MISSING,
+                f"{name}.image",
+                "must be present and non-empty",
+                item.get("image"),
+            )
         images.append(ImageInput(field=f"{name}.image", role="reference", value=value))
     return tuple(images)
 
@@ -167,8 +176,9 @@ def _text(body: dict[str, Any], name: str, *, min_chars: int, required: bool) ->
     if not isinstance(value, str):
         raise _fail(ErrorCode.BODY_INVALID, name, "must be a string", value)
     if not min_chars <= len(value) <= c.MAX_PROMPT_CHARS:
-        raise InvalidRequest(f"{name}: {rule}; got {len(value)} characters",
-                             code=ErrorCode.PROMPT_INVALID)
+        raise InvalidRequest(
+            f"{name}: {rule}; got {len(value)} characters", code=ErrorCode.PROMPT_INVALID
+        )
     return value
 
 
@@ -180,8 +190,9 @@ def _negative_prompt(body: dict[str, Any]) -> str | None:
     return _text(body, "negative_prompt", min_chars=0, required=False) or None
 
 
-def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...], default: str,
-            code: ErrorCode) -> str:
+def _choice(
+    body: dict[str, Any], name: str, allowed: tuple[str, ...], default: str, code: ErrorCode
+) -> str:
     value = body.get(name)
     if value is None:
         return default
@@ -197,8 +208,13 @@ def _mode(body: dict[str, Any]) -> str:
 
 
 def _aspect_ratio(body: dict[str, Any]) -> str:
-    return _choice(body, "aspect_ratio", c.ASPECT_RATIOS, c.DEFAULT_ASPECT_RATIO,
-                   ErrorCode.ASPECT_RATIO_INVALID)
+    return _choice(
+        body,
+        "aspect_ratio",
+        c.ASPECT_RATIOS,
+        c.DEFAULT_ASPECT_RATIO,
+        ErrorCode.ASPECT_RATIO_INVALID,
+    )
 
 
 def _duration(body: dict[str, Any]) -> int:
@@ -233,8 +249,12 @@ def _watermark(body: dict[str, Any]) -> bool:
         return False
     enabled = value.get("enabled", False) if isinstance(value, dict) else None
     if not isinstance(enabled, bool):
-        raise _fail(ErrorCode.BODY_INVALID, "watermark_info",
-                    'must be an object {"enabled": true|false}', value)
+        raise _fail(
+            ErrorCode.BODY_INVALID,
+            "watermark_info",
+            'must be an object {"enabled": true|false}',
+            value,
+        )
     return enabled
 
 

@@ -13,8 +13,12 @@ class EmbeddedWorker:
     """Polls the database for pending tasks; ``notify`` wakes it as soon as one is created."""
 
     def __init__(
-        self, *, next_task: Callable[[], str | None], run: Callable[[str], None],
-        threads: int = 1, idle_wait_s: float = 1.0,
+        self,
+        *,
+        next_task: Callable[[], str | None],
+        run: Callable[[str], None],
+        threads: int = 1,
+        idle_wait_s: float = 1.0,
     ) -> None:
         self._next_task = next_task
         self._run = run

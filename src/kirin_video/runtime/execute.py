@@ -51,8 +51,11 @@ def execute(task_id: str, runtime: Runtime) -> None:
         runtime.service.fail(task_id, code=exc.code, message=exc.message)
     except Exception as exc:
         log.exception("task %s failed", task_id)
-        runtime.service.fail(task_id, code=ErrorCode.GENERATION_FAILED,
-                             message=f"generation failed: {type(exc).__name__}: {exc}")
+        runtime.service.fail(
+            task_id,
+            code=ErrorCode.GENERATION_FAILED,
+            message=f"generation failed: {type(exc).__name__}: {exc}",
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -104,14 +107,22 @@ def build_job(claimed: Claimed) -> Job:
     model = Model(task.model)
     given = pictures["first"] or pictures["last"]
     geometry = output_geometry(
-        model=model, mode=params["mode"], duration=params["duration"],
+        model=model,
+        mode=params["mode"],
+        duration=params["duration"],
         aspect_ratio=params.get("aspect_ratio"),
         first_image_size=given.size if given is not None else None,
     )
     return Job(
-        model=model, geometry=geometry, seed=task.seed, prompt=params.get("prompt"),
-        negative_prompt=params.get("negative_prompt"), mode=params["mode"],
-        cfg_scale=params.get("cfg_scale"), first=pictures["first"], last=pictures["last"],
+        model=model,
+        geometry=geometry,
+        seed=task.seed,
+        prompt=params.get("prompt"),
+        negative_prompt=params.get("negative_prompt"),
+        mode=params["mode"],
+        cfg_scale=params.get("cfg_scale"),
+        first=pictures["first"],
+        last=pictures["last"],
         references=tuple(references),
     )
 
@@ -123,8 +134,11 @@ def _store(
     for index, video in enumerate(videos):
         key = f"{task_id}/{video.path.name}"
         storage.put(key, video.path)
-        item: dict[str, Any] = {"type": "video", "key": key,
-                                "duration": round(video.frames / video.fps)}
+        item: dict[str, Any] = {
+            "type": "video",
+            "key": key,
+            "duration": round(video.frames / video.fps),
+        }
         if index > 0:
             item["watermarked"] = True
         items.append(item)
@@ -144,7 +158,11 @@ def _metadata(
     engine: str, geometry: Geometry, seed: int, timings: dict[str, float]
 ) -> dict[str, Any]:
     return {
-        "engine": engine, "width": geometry.width, "height": geometry.height,
-        "fps": geometry.fps, "frames": geometry.frames, "seed": seed,
+        "engine": engine,
+        "width": geometry.width,
+        "height": geometry.height,
+        "fps": geometry.fps,
+        "frames": geometry.frames,
+        "seed": seed,
         "timings": {name: round(value, 3) for name, value in timings.items()},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -23,10 +24,8 @@ def load_or_create_secret(data_dir: Path) -> bytes:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(tmp, path)  # first writer wins when two processes start together
-        except FileExistsError:
-            pass
         tmp.unlink(missing_ok=True)
     return bytes.fromhex(path.read_text().strip())
 

@@ -124,8 +124,11 @@ class Authenticator:
             )
         try:
             jwt.decode(
-                token, row.jwt_secret, algorithms=["HS256"],
-                options={"require": ["exp", "iss"]}, issuer=row.access_id,
+                token,
+                row.jwt_secret,
+                algorithms=["HS256"],
+                options={"require": ["exp", "iss"]},
+                issuer=row.access_id,
             )
         except jwt.PyJWTError as exc:
             raise AuthenticationFailed(f"Authorization: JWT rejected ({exc})") from exc

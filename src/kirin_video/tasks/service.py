@@ -76,10 +76,19 @@ class TaskService:
         now = time.time()
         seed = request.seed if request.seed is not None else secrets.randbelow(c.MAX_SEED + 1)
         task = Task(
-            id=new_task_id(), owner=owner, model=request.model.value, status=Status.PENDING,
-            params=request.params(), seed=seed, external_task_id=request.external_task_id,
-            callback_url=request.callback_url, progress=0.0, attempts=0,
-            meta={"seed": seed}, created_ts=now, updated_ts=now,
+            id=new_task_id(),
+            owner=owner,
+            model=request.model.value,
+            status=Status.PENDING,
+            params=request.params(),
+            seed=seed,
+            external_task_id=request.external_task_id,
+            callback_url=request.callback_url,
+            progress=0.0,
+            attempts=0,
+            meta={"seed": seed},
+            created_ts=now,
+            updated_ts=now,
         )
         try:
             with self.db.session(write=True) as session:
@@ -111,8 +120,13 @@ class TaskService:
         return task
 
     def list(
-        self, *, owner: str, status: str | None = None, model: str | None = None,
-        limit: int = c.DEFAULT_LIST_LIMIT, cursor: str | None = None,
+        self,
+        *,
+        owner: str,
+        status: str | None = None,
+        model: str | None = None,
+        limit: int = c.DEFAULT_LIST_LIMIT,
+        cursor: str | None = None,
     ) -> Page:
         """The caller's tasks, newest first, by keyset pagination."""
         query = select(Task).where(Task.owner == owner)
@@ -123,8 +137,7 @@ class TaskService:
         if cursor:
             created, task_id = _decode_cursor(cursor)
             query = query.where(
-                or_(Task.created_ts < created,
-                    and_(Task.created_ts == created, Task.id < task_id))
+                or_(Task.created_ts < created, and_(Task.created_ts == created, Task.id < task_id))
             )
         query = query.order_by(Task.created_ts.desc(), Task.id.desc()).limit(limit + 1)
         with self.db.session() as session:
@@ -137,7 +150,9 @@ class TaskService:
         """Cancel a pending or processing task; a running worker notices at its next step."""
         task = self.get(owner=owner, ref=ref)
         changed = self._move(
-            task.id, Status.CANCELLED, error_code=ErrorCode.TASK_CANCELLED.value,
+            task.id,
+            Status.CANCELLED,
+            error_code=ErrorCode.TASK_CANCELLED.value,
             error_message="task: cancelled at the client's request",
             finished_ts=time.time(),
         )
@@ -154,8 +169,10 @@ class TaskService:
         """The oldest pending task id, for the embedded worker."""
         with self.db.session() as session:
             return session.scalar(
-                select(Task.id).where(Task.status == Status.PENDING)
-                .order_by(Task.created_ts, Task.id).limit(1)
+                select(Task.id)
+                .where(Task.status == Status.PENDING)
+                .order_by(Task.created_ts, Task.id)
+                .limit(1)
             )
 
     def claim(self, task_id: str) -> Claimed | None:
@@ -163,16 +180,21 @@ class TaskService:
         now = time.time()
         with self.db.session(write=True) as session:
             result = session.execute(
-                update(Task).where(Task.id == task_id, Task.status == Status.PENDING)
-                .values(status=Status.PROCESSING, attempts=Task.attempts + 1, progress=0.0,
-                        started_ts=now, updated_ts=now)
+                update(Task)
+                .where(Task.id == task_id, Task.status == Status.PENDING)
+                .values(
+                    status=Status.PROCESSING,
+                    attempts=Task.attempts + 1,
+                    progress=0.0,
+                    started_ts=now,
+                    updated_ts=now,
+                )
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             task = session.get_one(Task, task_id)
             rows = session.scalars(
-                select(TaskImage).where(TaskImage.task_id == task_id)
-                .order_by(TaskImage.position)
+                select(TaskImage).where(TaskImage.task_id == task_id).order_by(TaskImage.position)
             ).all()
             return Claimed(task, [StoredImage(r.role, r.data) for r in rows])
 
@@ -180,7 +202,8 @@ class TaskService:
         """Record progress; False when the task is no longer processing (e.g. cancelled)."""
         with self.db.session(write=True) as session:
             result = session.execute(
-                update(Task).where(Task.id == task_id, Task.status == Status.PROCESSING)
+                update(Task)
+                .where(Task.id == task_id, Task.status == Status.PROCESSING)
                 .values(progress=round(min(max(progress, 0.0), 1.0), 4), updated_ts=time.time())
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -193,28 +216,41 @@ class TaskService:
         self, task_id: str, *, output: list[Any], usage: dict[str, Any], meta: dict[str, Any]
     ) -> bool:
         now = time.time()
-        return self._move(task_id, Status.COMPLETED, output=output, usage=usage, meta=meta,
-                          progress=1.0, finished_ts=now)
+        return self._move(
+            task_id,
+            Status.COMPLETED,
+            output=output,
+            usage=usage,
+            meta=meta,
+            progress=1.0,
+            finished_ts=now,
+        )
 
     def fail(self, task_id: str, *, code: ErrorCode, message: str) -> bool:
-        return self._move(task_id, Status.FAILED, error_code=code.value, error_message=message,
-                          finished_ts=time.time())
+        return self._move(
+            task_id,
+            Status.FAILED,
+            error_code=code.value,
+            error_message=message,
+            finished_ts=time.time(),
+        )
 
     def recover(self) -> list[str]:
         """After a restart: requeue interrupted tasks, or fail those out of attempts."""
         with self.db.session() as session:
-            stuck = session.scalars(
-                select(Task).where(Task.status == Status.PROCESSING)
-            ).all()
+            stuck = session.scalars(select(Task).where(Task.status == Status.PROCESSING)).all()
         requeued = []
         for task in stuck:
             if task.attempts < self.max_attempts:
                 if self._move(task.id, Status.PENDING, progress=0.0):
                     requeued.append(task.id)
             else:
-                self.fail(task.id, code=ErrorCode.GENERATION_FAILED,
-                          message=f"generation: interrupted {task.attempts} times "
-                                  "(worker stopped mid-task); giving up")
+                self.fail(
+                    task.id,
+                    code=ErrorCode.GENERATION_FAILED,
+                    message=f"generation: interrupted {task.attempts} times "
+                    "(worker stopped mid-task); giving up",
+                )
         return requeued
 
     def _move(self, task_id: str, new: Status, **values: Any) -> bool:
@@ -224,7 +260,8 @@ class TaskService:
             if current is None or not can_move(current, new):
                 return False
             result = session.execute(
-                update(Task).where(Task.id == task_id, Task.status == current)
+                update(Task)
+                .where(Task.id == task_id, Task.status == current)
                 .values(status=new, updated_ts=time.time(), **values)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]

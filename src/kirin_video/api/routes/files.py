@@ -17,8 +17,10 @@ _MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
 
 @router.get("/files/{key:path}", summary="An output file (signed URL)")
 def get_file(
-    key: str, services: ServicesDep,
-    expires: Annotated[int, Query()], sig: Annotated[str, Query()],
+    key: str,
+    services: ServicesDep,
+    expires: Annotated[int, Query()],
+    sig: Annotated[str, Query()],
 ) -> FileResponse:
     if not services.storage.verify(key, expires=expires, sig=sig):
         raise AuthenticationFailed("sig: the file URL is expired or its signature is invalid")

@@ -34,8 +34,10 @@ async def create_task(request: Request, caller: CallerDep, services: ServicesDep
     loaded = await asyncio.gather(
         *(load_image(spec, fetcher=services.fetcher) for spec in generation.images)
     )
-    images = [StoredImage(spec.role, image.data)
-              for spec, image in zip(generation.images, loaded, strict=True)]
+    images = [
+        StoredImage(spec.role, image.data)
+        for spec, image in zip(generation.images, loaded, strict=True)
+    ]
     task = await run_in_threadpool(
         lambda: services.tasks.create(owner=caller, request=generation, images=images)
     )
@@ -44,7 +46,9 @@ async def create_task(request: Request, caller: CallerDep, services: ServicesDep
 
 @router.get("", summary="List the caller's tasks, newest first")
 def list_tasks(
-    request: Request, caller: CallerDep, services: ServicesDep,
+    request: Request,
+    caller: CallerDep,
+    services: ServicesDep,
     status: Annotated[str | None, Query()] = None,
     model: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=c.MAX_LIST_LIMIT)] = c.DEFAULT_LIST_LIMIT,
@@ -59,14 +63,17 @@ def list_tasks(
             f"model: must be one of {', '.join(m.value for m in c.Model)}; got {model!r}",
             code=ErrorCode.UNKNOWN_MODEL,
         )
-    page = services.tasks.list(owner=caller, status=status, model=model, limit=limit,
-                               cursor=cursor)
-    return {"data": [render_task(t, request=request, services=services) for t in page.tasks],
-            "next_cursor": page.next_cursor}
+    page = services.tasks.list(owner=caller, status=status, model=model, limit=limit, cursor=cursor)
+    return {
+        "data": [render_task(t, request=request, services=services) for t in page.tasks],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.get("/{ref}", summary="Get a task by id or external_task_id")
-def get_task(ref: str, request: Request, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def get_task(
+    ref: str, request: Request, caller: CallerDep, services: ServicesDep
+) -> dict[str, Any]:
     task = services.tasks.get(owner=caller, ref=ref)
     return render_task(task, request=request, services=services)
 

@@ -1,0 +1,89 @@
+"""execute(): failures end a task with a code; interrupted tasks are requeued or failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kirin_video.engines.preview import PreviewEngine
+from tests.conftest import b64, make_image
+
+from kirin_video.config import Settings
+from kirin_video.contract.catalog import Status
+from kirin_video.contract.params import parse_request
+from kirin_video.engines.base import Clip, Job, ProgressFn
+from kirin_video.runtime.execute import Runtime, execute
+from kirin_video.storage.local import LocalStorage
+from kirin_video.tasks.db import Database
+from kirin_video.tasks.service import StoredImage, TaskService
+
+IMAGE = make_image()
+
+
+class BrokenEngine:
+    name = "broken"
+
+    def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
+        on_progress(0.5)
+        raise RuntimeError("CUDA out of memory")
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> TaskService:
+    db = Database(f"sqlite:///{tmp_path / 'kirin.db'}")
+    db.migrate()
+    return TaskService(db, max_attempts=2)
+
+
+def _runtime(service: TaskService, tmp_path: Path, engine: object) -> Runtime:
+    storage = LocalStorage(tmp_path / "outputs", secret=b"k" * 32, ttl_s=60)
+    return Runtime(
+        settings=Settings(data_dir=tmp_path), service=service, storage=storage, engine=engine
+    )  # type: ignore[arg-type]
+
+
+def _create(service: TaskService) -> str:
+    request = parse_request({"model": "kirin_v1_6_i2v", "image": b64(IMAGE), "seed": 1})
+    return service.create(owner="o", request=request, images=[StoredImage("first", IMAGE)]).id
+
+
+def test_engine_error_fails_the_task_and_the_next_one_runs(
+    service: TaskService, tmp_path: Path
+) -> None:
+    broken = _create(service)
+    execute(broken, _runtime(service, tmp_path, BrokenEngine()))
+    task = service.get(owner="o", ref=broken)
+    assert (task.status, task.error_code) == (Status.FAILED, "8002005098")
+    assert "CUDA out of memory" in (task.error_message or "")
+
+    good = _create(service)
+    execute(good, _runtime(service, tmp_path, PreviewEngine()))
+    assert service.get(owner="o", ref=good).status == Status.COMPLETED
+
+
+def test_interrupted_task_is_requeued_then_failed_after_max_attempts(
+    service: TaskService,
+) -> None:
+    task_id = _create(service)
+    for attempt in (1, 2):
+        assert service.claim(task_id) is not None
+        requeued = service.recover()
+        assert requeued == ([task_id] if attempt < 2 else [])
+    task = service.get(owner="o", ref=task_id)
+    assert (task.status, task.error_code, task.attempts) == (Status.FAILED, "8002005098", 2)
+    assert "interrupted 2 times" in (task.error_message or "")
+
+
+def test_a_task_is_claimed_only_once(service: TaskService) -> None:
+    task_id = _create(service)
+    assert service.claim(task_id) is not None
+    assert service.claim(task_id) is None
+
+
+def test_cancelled_task_is_not_completed_by_its_worker(service: TaskService) -> None:
+    task_id = _create(service)
+    service.claim(task_id)
+    service.cancel(owner="o", ref=task_id)
+    assert not service.report_progress(task_id, 0.5)
+    assert not service.complete(task_id, output=[], usage={}, meta={})
+    assert service.get(owner="o", ref=task_id).status == Status.CANCELLED
