@@ -119,7 +119,7 @@ class TaskService:
             raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
         return task
 
-    def list(
+    def list_tasks(
         self,
         *,
         owner: str,
