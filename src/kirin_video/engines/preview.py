@@ -1,0 +1,263 @@
+"""A CPU engine with no model weights, so the API can be developed and shown on any machine.
+
+It renders classical image processing only: a camera move over one frame, an optical-flow
+morph from a first to a last frame, or the reference images in turn with cross-fades.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from math import cos, floor, pi, sin
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from kirin_video.contract.catalog import Geometry
+from kirin_video.engines.base import Clip, Job, ProgressFn
+from kirin_video.media.postprocess import cover_background, fit_size, resize, to_frame
+
+_PROGRESS_STEPS = 20  # report at least every 5% of the frames
+_ZOOM_RANGE = (1.06, 1.16)  # how far a camera move pushes in by its end
+_PAN_RANGE = (0.3, 1.0)  # share of the room the zoom leaves that the camera pans across
+_FLOW_WIDTH = 480  # optical flow is estimated at this width, then scaled up
+_TRANSITION_S = 0.8  # cross-fade between two references
+_SHOT_SCALES = (0.90, 0.97)  # a reference's size in the frame, as a share of its fitted size
+_BACKGROUND_ZOOM = 0.08
+_SHOT_DRIFT = 0.5  # share of the free margin a reference drifts across during its shot
+
+
+class PreviewEngine:
+    """Renders at the job's exact geometry; the same seed and inputs give the same frames."""
+
+    name = "preview"
+
+    def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
+        """Render every frame of ``job`` at its geometry, reporting progress as it goes."""
+        geometry = job.geometry
+        rng = np.random.default_rng(job.seed)
+        frames = _reporting(_render(job, rng), total=geometry.frames, on_progress=on_progress)
+        return Clip(frames=list(frames), fps=geometry.fps)
+
+
+def _render(job: Job, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    geometry = job.geometry
+    if job.references:
+        return _references([_pixels(ref) for ref in job.references], geometry, rng)
+    if job.first is not None and job.last is not None:
+        return _morph(_pixels(job.first), _pixels(job.last), geometry)
+    if job.first is not None:
+        return _camera(_pixels(job.first), geometry, rng, ending=False)
+    if job.last is not None:
+        return _camera(_pixels(job.last), geometry, rng, ending=True)
+    raise ValueError("preview: the job has no first, last or reference image")
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"))
+
+
+def _reporting(
+    frames: Iterator[np.ndarray], *, total: int, on_progress: ProgressFn
+) -> Iterator[np.ndarray]:
+    step = max(1, total // _PROGRESS_STEPS)
+    on_progress(0.0)
+    for done, frame in enumerate(frames, start=1):
+        yield frame
+        if done % step == 0 or done == total:
+            on_progress(min(1.0, done / total))
+
+
+def _ease(t: float) -> float:
+    """Smoothstep: starts and stops gently."""
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _times(count: int) -> Iterator[tuple[int, float]]:
+    for index in range(count):
+        yield index, index / (count - 1) if count > 1 else 0.0
+
+
+def _scale_about(
+    scale: float, *, center: tuple[float, float], target: tuple[float, float]
+) -> np.ndarray:
+    """The affine matrix that scales by ``scale`` and moves ``center`` to ``target``."""
+    return np.array(
+        [
+            [scale, 0.0, target[0] - scale * center[0]],
+            [0.0, scale, target[1] - scale * center[1]],
+        ],
+        dtype=np.float32,
+    )
+
+
+@dataclass(frozen=True)
+class _CameraMove:
+    """A push-in with a pan, chosen from the seed, that never looks outside the picture."""
+
+    zoom: float
+    angle: float
+    pan: float
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> _CameraMove:
+        return cls(
+            zoom=float(rng.uniform(*_ZOOM_RANGE)),
+            angle=float(rng.uniform(0.0, 2.0 * pi)),
+            pan=float(rng.uniform(*_PAN_RANGE)),
+        )
+
+    def matrix(self, progress: float, *, width: int, height: int) -> np.ndarray:
+        scale = 1.0 + (self.zoom - 1.0) * progress
+        room = 1.0 - 1.0 / scale  # the view may move this share of half the frame each way
+        center = ((width - 1) / 2.0, (height - 1) / 2.0)
+        look = (
+            center[0] + cos(self.angle) * self.pan * room * width / 2.0,
+            center[1] + sin(self.angle) * self.pan * room * height / 2.0,
+        )
+        return _scale_about(scale, center=look, target=center)
+
+
+def _camera(
+    image: np.ndarray, geometry: Geometry, rng: np.random.Generator, *, ending: bool
+) -> Iterator[np.ndarray]:
+    """A camera move that starts on the whole image, or, when ``ending``, ends on it."""
+    width, height = geometry.width, geometry.height
+    base = to_frame(image, width, height)
+    move = _CameraMove.random(rng)
+    for _, t in _times(geometry.frames):
+        progress = _ease(1.0 - t if ending else t)
+        if progress == 0.0:
+            yield base
+            continue
+        matrix = move.matrix(progress, width=width, height=height)
+        yield cv2.warpAffine(
+            base, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+
+
+def _flow(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense flow a→b and b→a at the frame's size, estimated once on small grey images."""
+    height, width = a.shape[:2]
+    small_w = min(width, _FLOW_WIDTH)
+    small_h = max(8, round(height * small_w / width))
+    grey = [cv2.cvtColor(resize(img, small_w, small_h), cv2.COLOR_RGB2GRAY) for img in (a, b)]
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    forward = dis.calc(grey[0], grey[1], np.zeros((small_h, small_w, 2), np.float32))
+    backward = dis.calc(grey[1], grey[0], np.zeros((small_h, small_w, 2), np.float32))
+    factor = np.array([width / small_w, height / small_h], dtype=np.float32)
+    return _upscale(forward, width, height) * factor, _upscale(backward, width, height) * factor
+
+
+def _upscale(flow: np.ndarray, width: int, height: int) -> np.ndarray:
+    big: np.ndarray = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+    return big
+
+
+def _warp(image: np.ndarray, grid: np.ndarray, flow: np.ndarray, amount: float) -> np.ndarray:
+    """Sample ``image`` at ``grid + amount·flow`` (backward warping)."""
+    sample_at = cv2.scaleAdd(flow, amount, grid)
+    no_map: np.ndarray = np.empty(0, np.float32)  # the 2-channel map holds both coordinates
+    warped: np.ndarray = cv2.remap(
+        image, sample_at, no_map, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return warped
+
+
+def _morph(first: np.ndarray, last: np.ndarray, geometry: Geometry) -> Iterator[np.ndarray]:
+    """Warp first along the flow towards last while dissolving into last warped back."""
+    width, height = geometry.width, geometry.height
+    a, b = to_frame(first, width, height), to_frame(last, width, height)
+    forward, backward = _flow(a, b)
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid = np.dstack([xs, ys])
+    for index, t in _times(geometry.frames):
+        if index == 0:
+            yield a
+        elif index == geometry.frames - 1:
+            yield b
+        else:
+            from_a = _warp(a, grid, forward, -t)
+            from_b = _warp(b, grid, backward, -(1.0 - t))
+            weight = _ease(t)
+            yield cv2.addWeighted(from_a, 1.0 - weight, from_b, weight, 0.0)
+
+
+@dataclass(frozen=True)
+class _Shot:
+    """One reference, fitted whole inside the frame over its own blurred background."""
+
+    background: np.ndarray
+    foreground: np.ndarray
+    scales: tuple[float, float]
+    drift: tuple[float, float]
+
+    @classmethod
+    def prepare(
+        cls, image: np.ndarray, *, width: int, height: int, rng: np.random.Generator
+    ) -> _Shot:
+        fit_w, fit_h = fit_size(image, width, height)
+        scales = _SHOT_SCALES if rng.random() < 0.5 else _SHOT_SCALES[::-1]
+        angle = float(rng.uniform(0.0, 2.0 * pi))
+        return cls(
+            background=cover_background(image, width, height),
+            foreground=resize(image, fit_w, fit_h),
+            scales=(scales[0], scales[1]),
+            drift=(cos(angle) * _SHOT_DRIFT, sin(angle) * _SHOT_DRIFT),
+        )
+
+    def render(self, progress: float) -> np.ndarray:
+        height, width = self.background.shape[:2]
+        center = ((width - 1) / 2.0, (height - 1) / 2.0)
+        zoom = _scale_about(1.0 + _BACKGROUND_ZOOM * progress, center=center, target=center)
+        frame = cv2.warpAffine(
+            self.background, zoom, (width, height), borderMode=cv2.BORDER_REFLECT
+        )
+        scale = self.scales[0] + (self.scales[1] - self.scales[0]) * progress
+        fg_h, fg_w = self.foreground.shape[:2]
+        swing = 2.0 * progress - 1.0
+        target = (
+            center[0] + self.drift[0] * swing * (width - fg_w * scale) / 2.0,
+            center[1] + self.drift[1] * swing * (height - fg_h * scale) / 2.0,
+        )
+        place = _scale_about(scale, center=((fg_w - 1) / 2.0, (fg_h - 1) / 2.0), target=target)
+        cv2.warpAffine(
+            self.foreground,
+            place,
+            (width, height),
+            dst=frame,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_TRANSPARENT,
+        )
+        return frame
+
+
+def _references(
+    images: list[np.ndarray], geometry: Geometry, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """Each reference in turn, each a gentle shot, joined by eased cross-fades."""
+    width, height, total = geometry.width, geometry.height, geometry.frames
+    shots = [_Shot.prepare(img, width=width, height=height, rng=rng) for img in images]
+    span = total / len(shots)
+    fade = min(_TRANSITION_S * geometry.fps, span / 2.0)
+    for index in range(total):
+        current = min(len(shots) - 1, floor(index / span))
+        boundary = round(index / span) * span
+        joint = round(index / span)
+        if 0 < joint < len(shots) and abs(index - boundary) < fade / 2.0:
+            weight = _ease((index - boundary + fade / 2.0) / fade)
+            before = shots[joint - 1].render(_shot_progress(index, joint - 1, span, fade, total))
+            after = shots[joint].render(_shot_progress(index, joint, span, fade, total))
+            yield cv2.addWeighted(before, 1.0 - weight, after, weight, 0.0)
+        else:
+            yield shots[current].render(_shot_progress(index, current, span, fade, total))
+
+
+def _shot_progress(index: int, shot: int, span: float, fade: float, total: int) -> float:
+    """How far through its own shot (fades included) frame ``index`` is, in [0, 1]."""
+    start = max(0.0, shot * span - fade / 2.0)
+    end = min(total - 1.0, (shot + 1) * span + fade / 2.0)
+    if end <= start:
+        return 0.0
+    return _ease(min(1.0, max(0.0, (index - start) / (end - start))))

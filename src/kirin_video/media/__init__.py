@@ -1,0 +1,1 @@
+"""Image intake, URL fetch, frame post-processing, watermarking and video encoding."""

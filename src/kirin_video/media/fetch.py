@@ -1,0 +1,153 @@
+"""Fetch an image URL without letting a client reach private networks (SSRF) or exhaust memory."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from kirin_video.contract.errors import ErrorCode, InvalidRequest
+from kirin_video.contract.params import shown
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: Resolves (host, port) to the addresses a connection could reach.
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+
+MAX_REDIRECTS = 3
+_SCHEMES = {"http": 80, "https": 443}
+_FORBIDDEN = (
+    ("is_loopback", "loopback"),
+    ("is_unspecified", "unspecified"),
+    ("is_link_local", "link-local"),
+    ("is_multicast", "multicast"),
+    ("is_reserved", "reserved"),
+    ("is_private", "private"),  # last: Python counts the more specific ranges above as private too
+)
+
+
+def check_address(ip: IPAddress) -> str | None:
+    """Why a fetch must not connect to ``ip`` (None when it is a public address)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for attribute, reason in _FORBIDDEN:
+        if getattr(ip, attribute):
+            return reason
+    return None if ip.is_global else "not globally routable"
+
+
+async def resolve_host(host: str, port: int) -> list[IPAddress]:
+    """Every address the system resolver gives for ``host``."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+class _Refused(Exception):
+    """A hop broke the policy; carries the rule and what was seen."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(rule)
+        self.rule = rule
+        self.detail = detail
+
+
+class Fetcher:
+    """Downloads client images over http(s) with a deadline, a size cap and an address policy."""
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float,
+        max_bytes: int,
+        allow_private: bool,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolve: Resolver = resolve_host,
+    ) -> None:
+        self._timeout_s = timeout_s
+        self._max_bytes = max_bytes
+        self._allow_private = allow_private
+        self._transport = transport
+        self._resolve = resolve
+
+    async def fetch(self, url: str, *, field: str) -> bytes:
+        """The body at ``url``; any failure is an IMAGE_INVALID error naming the field and URL."""
+        reach = f"URL must be reachable within {self._timeout_s:g}s"
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await self._follow(url)
+        except _Refused as exc:
+            raise self._error(field, exc.rule, url, exc.detail) from exc
+        except TimeoutError as exc:
+            raise self._error(field, reach, url, "timed out") from exc
+        except httpx.HTTPError as exc:
+            raise self._error(field, reach, url, type(exc).__name__) from exc
+
+    @staticmethod
+    def _error(field: str, rule: str, url: str, detail: str) -> InvalidRequest:
+        return InvalidRequest(
+            f"{field}: {rule}; got {shown(url)} ({detail})", code=ErrorCode.IMAGE_INVALID
+        )
+
+    async def _follow(self, url: str) -> bytes:
+        async with httpx.AsyncClient(
+            transport=self._transport,
+            follow_redirects=False,
+            trust_env=False,
+            timeout=self._timeout_s,
+        ) as client:
+            current = httpx.URL(url)
+            for _ in range(MAX_REDIRECTS + 1):
+                request = await self._pinned_request(client, current)
+                response = await client.send(request, stream=True)
+                try:
+                    location = response.headers.get("location")
+                    if not (response.is_redirect and location):
+                        return await self._body(response)
+                finally:
+                    await response.aclose()
+                current = current.join(location)
+        raise _Refused(f"URL must answer within {MAX_REDIRECTS} redirects", "more redirects")
+
+    async def _pinned_request(self, client: httpx.AsyncClient, url: httpx.URL) -> httpx.Request:
+        """A request to the checked address itself, so DNS cannot change between check and use."""
+        if url.scheme not in _SCHEMES or not url.host:
+            raise _Refused("URL must be an absolute http or https URL", f"scheme {url.scheme!r}")
+        port = url.port or _SCHEMES[url.scheme]
+        try:
+            addresses = await self._resolve(url.host, port)
+        except OSError as exc:
+            raise _Refused("URL host must resolve", f"{url.host}: {exc}") from exc
+        if not addresses:
+            raise _Refused("URL host must resolve", f"{url.host}: no address")
+        ip = addresses[0]
+        if not self._allow_private:
+            for candidate in addresses:
+                reason = check_address(candidate)
+                if reason is not None:
+                    raise _Refused(
+                        "URL must point to a public address",
+                        f"{url.host} resolves to {candidate}, {reason}",
+                    )
+        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        return client.build_request(
+            "GET",
+            url.copy_with(host=str(ip)),
+            headers={"Host": url.netloc.decode("ascii"), "Accept-Encoding": "identity"},
+            extensions=extensions,
+        )
+
+    async def _body(self, response: httpx.Response) -> bytes:
+        if not response.is_success:
+            reach = f"URL must be reachable within {self._timeout_s:g}s"
+            raise _Refused(reach, f"HTTP {response.status_code}")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise _Refused(f"must be at most {self._max_bytes} bytes", f"{declared} bytes declared")
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > self._max_bytes:
+                raise _Refused(f"must be at most {self._max_bytes} bytes", "a larger body")
+        return bytes(body)

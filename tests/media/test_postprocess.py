@@ -1,0 +1,84 @@
+"""Post-processing: exact frame count and size, passthrough, retiming, fitting without cropping."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kirin_video.contract.catalog import Geometry
+from kirin_video.engines.base import Clip
+from kirin_video.media.postprocess import conform, fit_inside
+
+ONE_SECOND = Geometry(width=64, height=36, fps=30, frames=30)
+
+
+def flat_frames(count: int, *, width: int, height: int, step: int = 3) -> list[np.ndarray]:
+    return [np.full((height, width, 3), index * step, np.uint8) for index in range(count)]
+
+
+def tall_marked(width: int, height: int) -> np.ndarray:
+    """Grey picture with a red top band and a blue bottom band, to see if either is cut off."""
+    image = np.full((height, width, 3), 128, np.uint8)
+    band = height // 10
+    image[:band] = (255, 0, 0)
+    image[-band:] = (0, 0, 255)
+    return image
+
+
+def test_conform_yields_exact_count_and_size() -> None:
+    clip = Clip(frames=flat_frames(40, width=50, height=28), fps=24)
+    frames = list(conform(clip, ONE_SECOND))
+    assert len(frames) == ONE_SECOND.frames
+    assert {frame.shape for frame in frames} == {(36, 64, 3)}
+    assert {frame.dtype for frame in frames} == {np.dtype(np.uint8)}
+
+
+def test_matching_clip_passes_through_untouched() -> None:
+    clip = Clip(frames=flat_frames(30, width=64, height=36), fps=30)
+    frames = list(conform(clip, ONE_SECOND))
+    assert all(out is src for out, src in zip(frames, clip.frames, strict=True))
+
+
+def test_conform_is_lazy() -> None:
+    clip = Clip(frames=flat_frames(16, width=64, height=36), fps=16)
+    stream = conform(clip, ONE_SECOND)
+    assert next(stream).shape == (36, 64, 3)
+
+
+def test_retime_16_to_30_fps_spans_the_clip_and_blends_between_frames() -> None:
+    clip = Clip(frames=flat_frames(80, width=64, height=36), fps=16)
+    five_seconds = Geometry(width=64, height=36, fps=30, frames=150)
+    levels = [int(frame[0, 0, 0]) for frame in conform(clip, five_seconds)]
+    assert len(levels) == 150
+    assert levels[0] == 0 and levels[-1] == 79 * 3
+    assert levels == sorted(levels)
+    assert levels[1] not in {index * 3 for index in range(80)}  # between two source frames
+
+
+def test_custom_interpolator_is_used_between_frames() -> None:
+    calls: list[float] = []
+
+    def nearest(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
+        calls.append(weight)
+        return a if weight < 0.5 else b
+
+    clip = Clip(frames=flat_frames(16, width=64, height=36), fps=16)
+    frames = list(conform(clip, ONE_SECOND, interpolate=nearest))
+    assert len(frames) == 30 and calls
+    assert all(0 < weight < 1 for weight in calls)
+
+
+def test_different_aspect_is_fitted_not_cropped() -> None:
+    clip = Clip(frames=[tall_marked(40, 80)] * 30, fps=30)
+    frame = next(conform(clip, ONE_SECOND))
+    red = (frame[..., 0] > 200) & (frame[..., 2] < 60)
+    blue = (frame[..., 2] > 200) & (frame[..., 0] < 60)
+    assert red[:4].any() and blue[-4:].any()  # both bands reach the frame's edges
+    assert frame[:, :10].max() < 128  # the side margins are darkened background
+
+
+def test_fit_inside_fills_the_frame_with_the_whole_image_centred() -> None:
+    image = np.full((100, 100, 3), 200, np.uint8)
+    framed = fit_inside(image, 96, 64)
+    assert framed.shape == (64, 96, 3)
+    assert (framed[:, 16:80] == 200).all()
+    assert framed[:, :16].max() < 200
