@@ -45,11 +45,26 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "KIRIN_DATA_DIR": str(data_dir), "KIRIN_API_KEYS": KEY,
-           "KIRIN_WORKERS": "0"}
+    env = {
+        **os.environ,
+        "KIRIN_DATA_DIR": str(data_dir),
+        "KIRIN_API_KEYS": KEY,
+        "KIRIN_WORKERS": "0",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "kirin_video.cli", "serve", "--host", "127.0.0.1",
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "kirin_video.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -61,8 +76,9 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start")
 
 
-def drive(url: str, request: Callable[[httpx.Client], httpx.Response], *, clients: int,
-          seconds: float) -> tuple[float, float, float, int]:
+def drive(
+    url: str, request: Callable[[httpx.Client], httpx.Response], *, clients: int, seconds: float
+) -> tuple[float, float, float, int]:
     """Requests/s, p50 and p99 latency (ms) and error count for `clients` loops over `seconds`."""
     latencies: list[float] = []
     errors = 0
@@ -71,8 +87,9 @@ def drive(url: str, request: Callable[[httpx.Client], httpx.Response], *, client
 
     def loop() -> None:
         nonlocal errors
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"},
-                          timeout=60) as client:
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60
+        ) as client:
             while time.perf_counter() < stop_at:
                 start = time.perf_counter()
                 ok = request(client).status_code == 200
@@ -122,8 +139,9 @@ def engine_table() -> None:
     print("\n| preview engine, 5 s i2v | render s | encode s | total s | real-time factor |")
     print("|---|---:|---:|---:|---:|")
     for mode in ("std", "pro"):
-        geometry = output_geometry(model=Model.I2V, mode=mode, duration=5,
-                                   first_image_size=source.size)
+        geometry = output_geometry(
+            model=Model.I2V, mode=mode, duration=5, first_image_size=source.size
+        )
         job = Job(model=Model.I2V, geometry=geometry, seed=1, first=source)
         start = time.perf_counter()
         clip = PreviewEngine().generate(job, lambda _f: None)
@@ -133,8 +151,10 @@ def engine_table() -> None:
         encoded = time.perf_counter()
         total = encoded - start
         label = f"{geometry.width}x{geometry.height} ({mode})"
-        print(f"| {label} | {rendered - start:.2f} | {encoded - rendered:.2f} | {total:.2f} "
-              f"| {total / geometry.duration:.2f} |")
+        print(
+            f"| {label} | {rendered - start:.2f} | {encoded - rendered:.2f} | {total:.2f} "
+            f"| {total / geometry.duration:.2f} |"
+        )
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ def textured(width: int, height: int, *, seed: int = 0) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     pixels = np.stack([x / width * 255, y / height * 255, (np.sin(x / 9 + seed) + 1) * 127], -1)
     pixels += rng.normal(0, 8, pixels.shape)
-    return np.clip(pixels, 0, 255).astype(np.uint8)
+    picture: np.ndarray = np.clip(pixels, 0, 255).astype(np.uint8)
+    return picture
 
 
 def encode_picture(

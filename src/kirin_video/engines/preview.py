@@ -155,13 +155,11 @@ def _upscale(flow: np.ndarray, width: int, height: int) -> np.ndarray:
     return big
 
 
-def _warp(image: np.ndarray, grid: np.ndarray, flow: np.ndarray, amount: float) -> np.ndarray:
+def _warp(image: np.ndarray, *, grid: np.ndarray, flow: np.ndarray, amount: float) -> np.ndarray:
     """Sample ``image`` at ``grid + amount·flow`` (backward warping)."""
     sample_at = cv2.scaleAdd(flow, amount, grid)
-    no_map: np.ndarray = np.empty(0, np.float32)  # the 2-channel map holds both coordinates
-    warped: np.ndarray = cv2.remap(
-        image, sample_at, no_map, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    edge = cv2.BORDER_REPLICATE  # one 2-channel map holds x and y, hence no second map
+    warped: np.ndarray = cv2.remap(image, sample_at, None, cv2.INTER_LINEAR, borderMode=edge)  # type: ignore[call-overload]
     return warped
 
 
@@ -178,8 +176,8 @@ def _morph(first: np.ndarray, last: np.ndarray, geometry: Geometry) -> Iterator[
         elif index == geometry.frames - 1:
             yield b
         else:
-            from_a = _warp(a, grid, forward, -t)
-            from_b = _warp(b, grid, backward, -(1.0 - t))
+            from_a = _warp(a, grid=grid, flow=forward, amount=-t)
+            from_b = _warp(b, grid=grid, flow=backward, amount=-(1.0 - t))
             weight = _ease(t)
             yield cv2.addWeighted(from_a, 1.0 - weight, from_b, weight, 0.0)
 
@@ -233,31 +231,54 @@ class _Shot:
         return frame
 
 
+@dataclass(frozen=True)
+class _Timeline:
+    """Equal shots, one per reference, each joint softened by a cross-fade of ``fade`` frames."""
+
+    shots: int
+    total: int
+    fade: float
+
+    @property
+    def span(self) -> float:
+        return self.total / self.shots
+
+    def joint(self, index: int) -> int | None:
+        """The joint (index of the shot that begins there) whose fade covers ``index``."""
+        joint = round(index / self.span)
+        near = abs(index - joint * self.span) < self.fade / 2.0
+        return joint if near and 0 < joint < self.shots else None
+
+    def fade_weight(self, index: int, joint: int) -> float:
+        return _ease((index - joint * self.span + self.fade / 2.0) / self.fade)
+
+    def shot_at(self, index: int) -> int:
+        return min(self.shots - 1, floor(index / self.span))
+
+    def progress(self, index: int, shot: int) -> float:
+        """How far through its own shot (fades included) frame ``index`` is, eased, in [0, 1]."""
+        start = max(0.0, shot * self.span - self.fade / 2.0)
+        end = min(self.total - 1.0, (shot + 1) * self.span + self.fade / 2.0)
+        if end <= start:
+            return 0.0
+        return _ease(min(1.0, max(0.0, (index - start) / (end - start))))
+
+
 def _references(
     images: list[np.ndarray], geometry: Geometry, rng: np.random.Generator
 ) -> Iterator[np.ndarray]:
     """Each reference in turn, each a gentle shot, joined by eased cross-fades."""
     width, height, total = geometry.width, geometry.height, geometry.frames
     shots = [_Shot.prepare(img, width=width, height=height, rng=rng) for img in images]
-    span = total / len(shots)
-    fade = min(_TRANSITION_S * geometry.fps, span / 2.0)
+    fade = min(_TRANSITION_S * geometry.fps, total / len(shots) / 2.0)
+    timeline = _Timeline(shots=len(shots), total=total, fade=fade)
     for index in range(total):
-        current = min(len(shots) - 1, floor(index / span))
-        boundary = round(index / span) * span
-        joint = round(index / span)
-        if 0 < joint < len(shots) and abs(index - boundary) < fade / 2.0:
-            weight = _ease((index - boundary + fade / 2.0) / fade)
-            before = shots[joint - 1].render(_shot_progress(index, joint - 1, span, fade, total))
-            after = shots[joint].render(_shot_progress(index, joint, span, fade, total))
-            yield cv2.addWeighted(before, 1.0 - weight, after, weight, 0.0)
-        else:
-            yield shots[current].render(_shot_progress(index, current, span, fade, total))
-
-
-def _shot_progress(index: int, shot: int, span: float, fade: float, total: int) -> float:
-    """How far through its own shot (fades included) frame ``index`` is, in [0, 1]."""
-    start = max(0.0, shot * span - fade / 2.0)
-    end = min(total - 1.0, (shot + 1) * span + fade / 2.0)
-    if end <= start:
-        return 0.0
-    return _ease(min(1.0, max(0.0, (index - start) / (end - start))))
+        joint = timeline.joint(index)
+        if joint is None:
+            shot = timeline.shot_at(index)
+            yield shots[shot].render(timeline.progress(index, shot))
+            continue
+        before = shots[joint - 1].render(timeline.progress(index, joint - 1))
+        after = shots[joint].render(timeline.progress(index, joint))
+        weight = timeline.fade_weight(index, joint)
+        yield cv2.addWeighted(before, 1.0 - weight, after, weight, 0.0)

@@ -74,7 +74,7 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path) -> None:
         video_path=workdir / "video.mp4",
         watermarked_path=workdir / "video_watermarked.mp4" if task.params["watermark"] else None,
         cover_path=workdir / "cover.jpg",
-        on_frame=lambda i: encode_progress((i + 1) / job.geometry.frames),
+        on_frame=lambda done: encode_progress(done / job.geometry.frames),
     )
     encoded = time.time()
     progress(0.99)

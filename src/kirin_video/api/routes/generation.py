@@ -63,7 +63,9 @@ def list_tasks(
             f"model: must be one of {', '.join(m.value for m in c.Model)}; got {model!r}",
             code=ErrorCode.UNKNOWN_MODEL,
         )
-    page = services.tasks.list_tasks(owner=caller, status=status, model=model, limit=limit, cursor=cursor)
+    page = services.tasks.list_tasks(
+        owner=caller, status=status, model=model, limit=limit, cursor=cursor
+    )
     return {
         "data": [render_task(t, request=request, services=services) for t in page.tasks],
         "next_cursor": page.next_cursor,
