@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Geometry, Model, output_geometry
 from kirin_video.contract.errors import ErrorCode, KirinError
@@ -96,7 +98,7 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path) -> None:
 def build_job(claimed: Claimed) -> Job:
     """Decode the stored inputs and work out the output geometry for the engine."""
     task, params = claimed.task, claimed.task.params
-    pictures = {"first": None, "last": None}
+    pictures: dict[str, Image.Image | None] = {"first": None, "last": None}
     references = []
     for image in claimed.images:
         rgb = decode_image(image.data, field=image.role, check_aspect=False).to_rgb()
