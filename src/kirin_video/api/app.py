@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from kirin_video import __version__
 from kirin_video.api.errors import install_error_handlers
 from kirin_video.api.limits import BodyLimitMiddleware
+from kirin_video.api.openapi import install_openapi
 from kirin_video.api.routes import files, generation, health, models
 from kirin_video.api.services import build_services
 from kirin_video.config import Settings
@@ -45,5 +46,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.include_router(router)
         app.include_router(router, prefix="/model", include_in_schema=False)
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

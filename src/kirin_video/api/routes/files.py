@@ -9,13 +9,19 @@ from fastapi.responses import FileResponse
 
 from kirin_video.api.deps import ServicesDep
 from kirin_video.contract.errors import AuthenticationFailed, TaskNotFound
+from kirin_video.contract.schema import error_responses
 
 router = APIRouter(tags=["files"])
 
 _MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
 
 
-@router.get("/files/{key:path}", summary="An output file (signed URL)")
+@router.get(
+    "/files/{key:path}",
+    summary="An output file (signed URL)",
+    response_class=FileResponse,
+    responses=error_responses(401, 404),
+)
 def get_file(
     key: str,
     services: ServicesDep,

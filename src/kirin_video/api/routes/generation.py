@@ -10,10 +10,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from kirin_video.api.deps import CallerDep, ServicesDep
+from kirin_video.api.openapi import CREATE_BODY
 from kirin_video.api.render import render_task
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
 from kirin_video.contract.params import parse_request
+from kirin_video.contract.schema import TaskObject, TaskPage, error_responses
 from kirin_video.media.intake import load_image
 from kirin_video.tasks.service import StoredImage
 
@@ -28,7 +30,13 @@ async def _read_json(request: Request) -> Any:
         raise InvalidRequest(f"body: must be a JSON object; got invalid JSON ({exc})") from exc
 
 
-@router.post("", summary="Create a generation task")
+@router.post(
+    "",
+    summary="Create a generation task",
+    response_model=None,
+    openapi_extra=CREATE_BODY,
+    responses={200: {"model": TaskObject}, **error_responses(400, 401, 409, 413)},
+)
 async def create_task(request: Request, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
     generation = parse_request(await _read_json(request))
     loaded = await asyncio.gather(
@@ -44,7 +52,12 @@ async def create_task(request: Request, caller: CallerDep, services: ServicesDep
     return render_task(task, request=request, services=services)
 
 
-@router.get("", summary="List the caller's tasks, newest first")
+@router.get(
+    "",
+    summary="List the caller's tasks, newest first",
+    response_model=None,
+    responses={200: {"model": TaskPage}, **error_responses(400, 401)},
+)
 def list_tasks(
     request: Request,
     caller: CallerDep,
@@ -72,7 +85,12 @@ def list_tasks(
     }
 
 
-@router.get("/{ref}", summary="Get a task by id or external_task_id")
+@router.get(
+    "/{ref}",
+    summary="Get a task by id or external_task_id",
+    response_model=None,
+    responses={200: {"model": TaskObject}, **error_responses(401, 404)},
+)
 def get_task(
     ref: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -80,7 +98,12 @@ def get_task(
     return render_task(task, request=request, services=services)
 
 
-@router.post("/{ref}/cancel", summary="Cancel a pending or processing task")
+@router.post(
+    "/{ref}/cancel",
+    summary="Cancel a pending or processing task",
+    response_model=None,
+    responses={200: {"model": TaskObject}, **error_responses(401, 404, 409)},
+)
 def cancel_task(
     ref: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> dict[str, Any]:

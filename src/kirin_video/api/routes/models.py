@@ -8,10 +8,16 @@ from fastapi import APIRouter
 
 from kirin_video.api.deps import CallerDep
 from kirin_video.contract.catalog import describe_models
+from kirin_video.contract.schema import ModelList, error_responses
 
 router = APIRouter(tags=["models"])
 
 
-@router.get("/v1/models", summary="Models, their parameters, defaults and output formats")
+@router.get(
+    "/v1/models",
+    summary="Models, their parameters, defaults and output formats",
+    response_model=None,
+    responses={200: {"model": ModelList}, **error_responses(401)},
+)
 def list_models(_caller: CallerDep) -> dict[str, Any]:
     return {"data": describe_models()}
