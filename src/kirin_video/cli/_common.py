@@ -1,0 +1,89 @@
+"""What the client commands share: where the server is, the SDK client, error printing."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from kirin_video.client import Client, KirinAPIError
+from kirin_video.config import ClientSettings, Settings
+
+console = Console()
+errors = Console(stderr=True)
+
+ServerOption = Annotated[
+    str | None, typer.Option("--server", help="server base URL [env: KIRIN_SERVER_URL]")
+]
+ApiKeyOption = Annotated[
+    str | None, typer.Option("--api-key", help="API key or JWT [env: KIRIN_API_KEY]")
+]
+
+
+def make_client(server: str, api_key: str, *, poll_interval: float = 0.5) -> Client:
+    """The SDK client the commands use (tests replace this to talk to a fake server)."""
+    return Client(server, api_key, poll_interval=poll_interval)
+
+
+def remote(server: str | None, api_key: str | None) -> tuple[str, str] | None:
+    """The server and key from options or ``KIRIN_SERVER_URL``/``KIRIN_API_KEY``; None if unset."""
+    defaults = ClientSettings()
+    server = server or defaults.server_url
+    if server is None:
+        return None
+    key = api_key or defaults.api_key
+    if not key:
+        fail_usage("--api-key (or KIRIN_API_KEY) is required with a server")
+    return server, key
+
+
+def require_remote(server: str | None, api_key: str | None) -> tuple[str, str]:
+    target = remote(server, api_key)
+    if target is None:
+        fail_usage("--server (or KIRIN_SERVER_URL) is required")
+    return target
+
+
+def fail(error: KirinAPIError) -> NoReturn:
+    errors.print(f"[red]error {error.code}:[/red] {error.message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def fail_usage(message: str) -> NoReturn:
+    errors.print(f"[red]usage:[/red] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2))
+
+
+@contextmanager
+def embedded_server(settings: Settings | None = None) -> Iterator[tuple[str, str]]:
+    """The real server in this process on a free loopback port, with a key for this run only."""
+    import uvicorn
+
+    from kirin_video.api.app import create_app
+
+    settings = settings or Settings()
+    key = "run_" + secrets.token_urlsafe(24)
+    app = create_app(settings.model_copy(update={"api_keys": [*settings.api_keys, key]}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="kirin-embedded-server", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the embedded server did not start")
+        thread.join(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", key
+    finally:
+        server.should_exit = True
+        thread.join()

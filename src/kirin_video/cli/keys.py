@@ -1,0 +1,65 @@
+"""`kirin keys`: issue, list and revoke API keys in the server's database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from kirin_video.tasks.db import Database
+
+keys_app = typer.Typer(help="Issue, list and revoke API keys (on the server's database).")
+console = Console()
+
+
+def _database() -> Database:
+    from kirin_video.config import Settings
+    from kirin_video.tasks.db import Database
+
+    db = Database.from_settings(Settings())
+    db.migrate()
+    return db
+
+
+def _when(timestamp: int | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@keys_app.command("create")
+def create(name: Annotated[str, typer.Option(help="a label for the key")] = "") -> None:
+    """Issue a key; its secrets are printed once and never again."""
+    from kirin_video.tasks import keys
+
+    issued = keys.issue_key(_database(), name=name)
+    console.print(f"api key:    [bold]{issued.api_key}[/bold]")
+    console.print(f"access id:  [bold]{issued.access_id}[/bold]")
+    console.print(f"jwt secret: [bold]{issued.secret}[/bold]")
+    console.print("[yellow]Store the key and secret now: they are not shown again.[/yellow]")
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """Show issued keys (never their secrets)."""
+    from kirin_video.tasks import keys
+
+    table = Table("access id", "name", "created", "revoked")
+    for info in keys.list_keys(_database()):
+        table.add_row(info.access_id, info.name, _when(info.created_at), _when(info.revoked_at))
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(access_id: str) -> None:
+    """Revoke a key and the JWTs signed with its secret, at once."""
+    from kirin_video.tasks import keys
+
+    if not keys.revoke_key(_database(), access_id):
+        Console(stderr=True).print(f"[red]error:[/red] no key with access id {access_id!r}")
+        raise typer.Exit(1)
+    console.print(f"revoked {access_id}")
