@@ -37,9 +37,9 @@ def create(name: Annotated[str, typer.Option(help="a label for the key")] = "") 
     from kirin_video.tasks import keys
 
     issued = keys.issue_key(_database(), name=name)
-    console.print(f"api key:    [bold]{issued.api_key}[/bold]")
-    console.print(f"access id:  [bold]{issued.access_id}[/bold]")
-    console.print(f"jwt secret: [bold]{issued.secret}[/bold]")
+    typer.echo(f"api key:    {issued.api_key}")
+    typer.echo(f"access id:  {issued.access_id}")
+    typer.echo(f"jwt secret: {issued.secret}")
     console.print("[yellow]Store the key and secret now: they are not shown again.[/yellow]")
 
 

@@ -1,0 +1,156 @@
+"""The `kirin` command: run (embedded and remote), task, models and keys, through real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kirin_video.cli import app
+from kirin_video.cli._common import embedded_server
+from kirin_video.config import Settings
+from kirin_video.media.encode import probe
+from tests.conftest import make_image
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KIRIN_DATA_DIR", str(tmp_path / "data"))
+    for name in ("KIRIN_SERVER_URL", "KIRIN_API_KEY", "KIRIN_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> list[Path]:
+    paths = []
+    for seed in range(2):
+        path = tmp_path / f"in{seed}.png"
+        path.write_bytes(make_image(400, 400, seed=seed))
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def live(data_dir: Path) -> Iterator[list[str]]:
+    """A running server; yields the --server/--api-key options for it."""
+    with embedded_server(Settings(data_dir=data_dir)) as (url, key):
+        yield ["--server", url, "--api-key", key]
+
+
+def test_run_embedded_writes_the_video(images: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "out" / "clip.mp4"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "kirin_v1_6_multi_i2v",
+            "--image",
+            str(images[0]),
+            "--image",
+            str(images[1]),
+            "--prompt",
+            "two tiles",
+            "--aspect-ratio",
+            "1:1",
+            "--seed",
+            "4",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith(str(out))
+    info = probe(out)
+    assert (info.width, info.height, info.frames, info.codec) == (720, 720, 150, "h264")
+
+
+def test_run_against_a_server_with_watermark(
+    images: list[Path], tmp_path: Path, live: list[str]
+) -> None:
+    out = tmp_path / "i2v.mp4"
+    result = runner.invoke(
+        app,
+        ["run", "kirin_v1_6_i2v", "--image", str(images[0]), "--watermark", "-o", str(out), *live],
+    )
+    assert result.exit_code == 0, result.output
+    assert probe(out).frames == probe(tmp_path / "i2v.watermarked.mp4").frames == 150
+    assert out.read_bytes() != (tmp_path / "i2v.watermarked.mp4").read_bytes()
+
+
+def test_run_prints_the_contract_error(images: list[Path], tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "kirin_v1_6_i2v",
+            "--image",
+            str(images[0]),
+            "--image-tail",
+            str(images[1]),
+            "-o",
+            str(tmp_path / "x.mp4"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "8002005017" in result.output and "image_tail" in result.output
+
+
+def test_task_status_list_and_cancel(live: list[str], data_dir: Path) -> None:
+    from kirin_video.client import Client
+
+    with Client(live[1], live[3]) as client:
+        task = client.create(
+            "kirin_v1_6_i2v", image=make_image(), mode="pro", duration=10, external_task_id="cli-1"
+        )
+    status = runner.invoke(app, ["task", "status", "cli-1", "--output", "json", *live])
+    assert json.loads(status.stdout)["id"] == task.id
+    listed = runner.invoke(app, ["task", "list", "--output", "json", *live])
+    assert [t["id"] for t in json.loads(listed.stdout)["data"]] == [task.id]
+    cancelled = runner.invoke(app, ["task", "cancel", task.id, *live])
+    assert cancelled.exit_code == 0 and "cancelled" in cancelled.stdout
+    again = runner.invoke(app, ["task", "cancel", task.id, *live])
+    assert again.exit_code == 1 and "8002005018" in again.output
+    url = runner.invoke(app, ["task", "status", task.id, "--output", "url", *live])
+    assert url.exit_code == 1
+
+
+def test_task_status_url_prints_the_video_url(live: list[str], images: list[Path]) -> None:
+    from kirin_video.client import Client
+
+    with Client(live[1], live[3], poll_interval=0.1) as client:
+        task = client.wait(client.create("kirin_v1_6_i2v", image=images[0]), timeout=120)
+    result = runner.invoke(app, ["task", "status", task.id, "--output", "url", *live])
+    assert result.stdout.strip() == task.video_url
+
+
+def test_models_lists_both(live: list[str]) -> None:
+    result = runner.invoke(app, ["models", *live])
+    assert "kirin_v1_6_i2v" in result.stdout and "kirin_v1_6_multi_i2v" in result.stdout
+
+
+def test_client_commands_need_a_server() -> None:
+    result = runner.invoke(app, ["task", "list"])
+    assert result.exit_code == 2 and "--server" in result.output
+
+
+def test_keys_create_list_revoke_then_key_is_refused(live: list[str]) -> None:
+    created = runner.invoke(app, ["keys", "create", "--name", "ci"])
+    assert created.exit_code == 0, created.output
+    fields = dict(line.split(":", 1) for line in created.stdout.splitlines() if ":" in line)
+    api_key, access_id = fields["api key"].strip(), fields["access id"].strip()
+    assert fields["jwt secret"].strip()
+    listed = runner.invoke(app, ["keys", "list"])
+    assert access_id in listed.stdout and api_key not in listed.stdout
+    server = live[1]
+    ok = runner.invoke(app, ["task", "list", "--server", server, "--api-key", api_key])
+    assert ok.exit_code == 0
+    assert runner.invoke(app, ["keys", "revoke", access_id]).exit_code == 0
+    refused = runner.invoke(app, ["task", "list", "--server", server, "--api-key", api_key])
+    assert refused.exit_code == 1 and "8002005006" in refused.output
+    assert runner.invoke(app, ["keys", "revoke", "ak_nobody"]).exit_code == 1
