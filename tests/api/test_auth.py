@@ -8,9 +8,9 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 
 from kirin_video.tasks import keys
+from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 
 BODY = {"model": "kirin_v1_6_i2v", "image": b64(make_image())}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+
 from tests.conftest import KEY_A, b64, bearer, make_image
 
 I2V = {"model": "kirin_v1_6_i2v", "image": b64(make_image())}

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
 from tests.conftest import KEY_A, b64, bearer, make_image
 
 I2V = "kirin_v1_6_i2v"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+
 from tests.conftest import KEY_A, b64, bearer, make_image
 from tests.e2e.conftest import ServerProcess
 

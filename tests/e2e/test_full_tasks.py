@@ -11,8 +11,9 @@ import av
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from kirin_video.media.encode import probe
 from PIL import Image
+
+from kirin_video.media.encode import probe
 from tests.conftest import KEY_A, b64, bearer, make_image
 
 

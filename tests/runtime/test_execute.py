@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kirin_video.engines.preview import PreviewEngine
-from tests.conftest import b64, make_image
 
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Status
 from kirin_video.contract.params import parse_request
 from kirin_video.engines.base import Clip, Job, ProgressFn
+from kirin_video.engines.preview import PreviewEngine
 from kirin_video.runtime.execute import Runtime, execute
 from kirin_video.storage.local import LocalStorage
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
+from tests.conftest import b64, make_image
 
 IMAGE = make_image()
 
