@@ -103,4 +103,4 @@ def run(
         _common.fail(error)
     engine = task.metadata.get("engine", "?")
     _common.errors.print(f"done: {task.id}, engine {engine}, seed {task.metadata.get('seed')}")
-    typer.echo(output)
+    typer.echo(output.resolve())
