@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -133,28 +134,41 @@ def api_table(seconds: float) -> None:
             process.wait(30)
 
 
+def _picture(seed: int) -> Image.Image:
+    noise = np.random.default_rng(seed).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    return Image.fromarray(noise).filter(ImageFilter.GaussianBlur(4))
+
+
 def engine_table() -> None:
-    noise = np.random.default_rng(1).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    source = Image.fromarray(noise).filter(ImageFilter.GaussianBlur(4))
-    print("\n| preview engine, 5 s i2v | render s | encode s | total s | real-time factor |")
-    print("|---|---:|---:|---:|---:|")
-    for mode in ("std", "pro"):
-        geometry = output_geometry(
-            model=Model.I2V, mode=mode, duration=5, first_image_size=source.size
-        )
-        job = Job(model=Model.I2V, geometry=geometry, seed=1, first=source)
-        start = time.perf_counter()
-        clip = PreviewEngine().generate(job, lambda _f: None)
-        rendered = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            encode_outputs(iter(clip.frames), fps=geometry.fps, video_path=Path(tmp) / "v.mp4")
-        encoded = time.perf_counter()
-        total = encoded - start
-        label = f"{geometry.width}x{geometry.height} ({mode})"
-        print(
-            f"| {label} | {rendered - start:.2f} | {encoded - rendered:.2f} | {total:.2f} "
-            f"| {total / geometry.duration:.2f} |"
-        )
+    first, last = _picture(1), _picture(2)
+    cases: dict[str, dict[str, Any]] = {
+        "i2v, first frame": {"model": Model.I2V, "first": first},
+        "i2v, first + last (morph)": {"model": Model.I2V, "first": first, "last": last},
+        "multi, 4 references": {"model": Model.MULTI_I2V, "references": (first, last) * 2},
+    }
+    print("\n| preview engine, 5 s | size | render s | encode s | total s | real-time factor |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, inputs in cases.items():
+        for mode in ("std", "pro"):
+            geometry = output_geometry(
+                model=inputs["model"],
+                mode=mode,
+                duration=5,
+                aspect_ratio="16:9",
+                first_image_size=first.size,
+            )
+            job = Job(geometry=geometry, seed=1, **inputs)
+            start = time.perf_counter()
+            clip = PreviewEngine().generate(job, lambda _f: None)
+            rendered = time.perf_counter()
+            with tempfile.TemporaryDirectory() as tmp:
+                encode_outputs(iter(clip.frames), fps=geometry.fps, video_path=Path(tmp) / "v.mp4")
+            total = time.perf_counter() - start
+            print(
+                f"| {name} | {geometry.width}x{geometry.height} | {rendered - start:.2f} "
+                f"| {total - (rendered - start):.2f} | {total:.2f} "
+                f"| {total / geometry.duration:.2f} |"
+            )
 
 
 def main() -> None:
