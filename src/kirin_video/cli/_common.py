@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.console import Console
 from kirin_video.client import Client, KirinAPIError
 from kirin_video.config import ClientSettings, Settings
 
+T = TypeVar("T")
 console = Console()
 errors = Console(stderr=True)
 
@@ -48,6 +49,15 @@ def require_remote(server: str | None, api_key: str | None) -> tuple[str, str]:
     if target is None:
         fail_usage("--server (or KIRIN_SERVER_URL) is required")
     return target
+
+
+def call(server: str | None, api_key: str | None, action: Callable[[Client], T]) -> T:
+    """Run one SDK call against the chosen server; an API error ends the command with code 1."""
+    try:
+        with make_client(*require_remote(server, api_key)) as client:
+            return action(client)
+    except KirinAPIError as error:
+        fail(error)
 
 
 def fail(error: KirinAPIError) -> NoReturn:

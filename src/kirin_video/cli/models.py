@@ -9,7 +9,6 @@ from rich.table import Table
 
 from kirin_video.cli import _common
 from kirin_video.cli.task import ListOutput
-from kirin_video.client import KirinAPIError
 
 models_app = typer.Typer()
 
@@ -21,11 +20,7 @@ def models(
     api_key: _common.ApiKeyOption = None,
 ) -> None:
     """List the models, their parameters and defaults."""
-    try:
-        with _common.make_client(*_common.require_remote(server, api_key)) as client:
-            catalog = client.models()
-    except KirinAPIError as error:
-        _common.fail(error)
+    catalog = _common.call(server, api_key, lambda client: client.models())
     if output is ListOutput.json:
         _common.print_json({"data": catalog})
         return

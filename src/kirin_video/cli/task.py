@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from kirin_video.cli import _common
-from kirin_video.client import KirinAPIError, Task
+from kirin_video.client import Task
 
 task_app = typer.Typer(help="Look at and cancel tasks on a server.")
 
@@ -52,11 +52,7 @@ def status(
     api_key: _common.ApiKeyOption = None,
 ) -> None:
     """Show one task (by id or external_task_id)."""
-    try:
-        with _common.make_client(*_common.require_remote(server, api_key)) as client:
-            task = client.get(task_id)
-    except KirinAPIError as error:
-        _common.fail(error)
+    task = _common.call(server, api_key, lambda client: client.get(task_id))
     if output is StatusOutput.json:
         _common.print_json(task.raw)
     elif output is StatusOutput.url:
@@ -84,11 +80,9 @@ def list_tasks(
     api_key: _common.ApiKeyOption = None,
 ) -> None:
     """List your newest tasks."""
-    try:
-        with _common.make_client(*_common.require_remote(server, api_key)) as client:
-            page = client.list(status=status, model=model, limit=limit)
-    except KirinAPIError as error:
-        _common.fail(error)
+    page = _common.call(
+        server, api_key, lambda client: client.list(status=status, model=model, limit=limit)
+    )
     if output is ListOutput.json:
         _common.print_json({"data": [t.raw for t in page.data], "next_cursor": page.next_cursor})
         return
@@ -104,9 +98,5 @@ def cancel(
     task_id: str, server: _common.ServerOption = None, api_key: _common.ApiKeyOption = None
 ) -> None:
     """Cancel a pending or processing task."""
-    try:
-        with _common.make_client(*_common.require_remote(server, api_key)) as client:
-            task = client.cancel(task_id)
-    except KirinAPIError as error:
-        _common.fail(error)
+    task = _common.call(server, api_key, lambda client: client.cancel(task_id))
     _common.console.print(f"{task.id} {task.status}", highlight=False)
