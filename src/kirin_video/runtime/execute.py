@@ -87,12 +87,15 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path) -> None:
         "encode_s": encoded - generated,
         "total_s": time.time() - task.created_ts,
     }
-    runtime.service.complete(
+    completed = runtime.service.complete(
         task.id,
         output=[{"content": output, "jobId": task.id}],
         usage=_usage(runtime.settings, task.model, task.params),
         meta=_metadata(runtime.engine.name, job.geometry, task.seed, timings),
     )
+    if not completed:  # cancelled while the files were being stored
+        runtime.storage.delete_prefix(task.id)
+        raise Stopped
 
 
 def build_job(claimed: Claimed) -> Job:

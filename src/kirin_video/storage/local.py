@@ -19,7 +19,7 @@ def load_or_create_secret(data_dir: Path) -> bytes:
     """The signing secret, generated into the data dir on first start and kept across restarts."""
     path = data_dir / _SECRET_FILE
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -28,7 +28,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds secrets
         return cls(settings.sqlalchemy_url)
 
     @contextmanager
