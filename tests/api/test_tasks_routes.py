@@ -95,6 +95,7 @@ def test_cancel_pending_task_then_cancel_again_is_409(client: TestClient) -> Non
     cancelled = client.post(f"/v1/generation/{task['id']}/cancel", headers=bearer(KEY_A)).json()
     assert cancelled["status"] == "cancelled"
     assert cancelled["error"]["code"] == "8002005097"
+    assert cancelled["error"]["message"] == cancelled["error"]["error_message"]
     again = client.post(f"/v1/generation/{task['id']}/cancel", headers=bearer(KEY_A))
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "8002005018"

@@ -273,7 +273,7 @@ def _callback_url(body: dict[str, Any]) -> str | None:
         return None
     rule = "must be an absolute http or https URL"
     if not isinstance(value, str):
-        raise _fail(ErrorCode.CALLBACK_URL_INVALID, "callback_url", rule, value)
+        raise _fail(ErrorCode.BODY_INVALID, "callback_url", rule, value)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _fail(ErrorCode.CALLBACK_URL_INVALID, "callback_url", rule, value)

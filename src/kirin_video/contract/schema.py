@@ -66,6 +66,10 @@ class ErrorDetail(BaseModel):
     message: str
 
 
+class TaskError(ErrorDetail):
+    error_message: str = Field(description="the same text, under the i2v document's name")
+
+
 class ErrorBody(BaseModel):
     error: ErrorDetail
 
@@ -97,7 +101,7 @@ class TaskObject(BaseModel):
     updated_at: int
     external_task_id: str | None
     progress: float | None = None
-    error: ErrorDetail | None = None
+    error: TaskError | None = None
     output: list[OutputItem] | None = None
     usage: Usage | None = None
     metadata: dict[str, Any]

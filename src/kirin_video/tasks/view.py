@@ -26,7 +26,9 @@ def task_object(task: Task, *, sign: SignFn) -> dict[str, Any]:
     if task.status == Status.PROCESSING:
         body["progress"] = task.progress
     if task.status in (Status.FAILED, Status.CANCELLED) and task.error_code:
-        body["error"] = {"code": task.error_code, "message": task.error_message or ""}
+        message = task.error_message or ""
+        # the i2v document names the text `error_message`, the multi document `message`
+        body["error"] = {"code": task.error_code, "message": message, "error_message": message}
     if task.status == Status.COMPLETED:
         body["progress"] = 1.0
         body["output"] = [_signed(item, sign) for item in task.output or []]
