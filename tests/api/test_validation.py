@@ -75,6 +75,7 @@ REJECTED = [
     ("callback_url ftp", i2v(callback_url="ftp://example.com/x"), "8002005012", "ftp://"),
     ("callback_url relative", i2v(callback_url="/hook"), "8002005012", "callback_url"),
     ("callback_url not string", i2v(callback_url=5), "8002005014", "callback_url"),
+    ("callback alias relative", i2v(callback="hook"), "8002005012", "callback:"),
     ("external_task_id empty", i2v(external_task_id=""), "8002005010", "external_task_id"),
     ("external_task_id too long", i2v(external_task_id="x" * 129), "8002005010", "129"),
     ("prompt of wrong type", multi(prompt=42), "8002005014", "prompt"),
@@ -123,6 +124,7 @@ ACCEPTED = [
         ),
     ),
     ("nulls are absent", i2v(prompt=None, seed=None, watermark_info=None)),
+    ("callback as alias of callback_url", i2v(callback="https://example.com/hook")),
     ("cfg_scale bounds", i2v(cfg_scale=0)),
 ]
 

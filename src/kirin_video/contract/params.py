@@ -268,15 +268,17 @@ def _seed(body: dict[str, Any]) -> int | None:
 
 
 def _callback_url(body: dict[str, Any]) -> str | None:
-    value = body.get("callback_url")
+    # the i2v document also lists the field as `callback`; `callback_url` wins when both are sent
+    name = "callback_url" if body.get("callback_url") is not None else "callback"
+    value = body.get(name)
     if value is None:
         return None
     rule = "must be an absolute http or https URL"
     if not isinstance(value, str):
-        raise _fail(ErrorCode.BODY_INVALID, "callback_url", rule, value)
+        raise _fail(ErrorCode.BODY_INVALID, name, rule, value)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _fail(ErrorCode.CALLBACK_URL_INVALID, "callback_url", rule, value)
+        raise _fail(ErrorCode.CALLBACK_URL_INVALID, name, rule, value)
     return value
 
 
