@@ -34,6 +34,7 @@ class _CommonRequest(BaseModel):
     watermark_info: WatermarkInfo | None = None
     seed: Annotated[int, Field(ge=0, le=c.MAX_SEED)] | None = None
     callback_url: str | None = Field(default=None, description="absolute http(s) URL")
+    callback: str | None = Field(default=None, description="another name for callback_url")
     external_task_id: Annotated[str, Field(min_length=1, max_length=c.MAX_EXTERNAL_ID_CHARS)] | (
         None
     ) = None
