@@ -73,3 +73,32 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+#: A tiny Wan VACE working point: seconds per video on a CPU, 5 s in one segment, 10 s in two.
+TINY_WAN = {
+    "engine": "diffusers",
+    "native_short_side": 32,
+    "pro_short_side": 48,
+    "native_fps": 4,
+    "max_native_frames": 21,
+    "segment_overlap": 5,
+    "inference_steps": 2,
+    "pro_inference_steps": 3,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_wan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny Wan VACE pipeline saved in diffusers format, as real weights would be."""
+    from kirin_video.engines.architectures import build_random_pipeline
+
+    path = tmp_path_factory.mktemp("tiny-wan")
+    build_random_pipeline("tiny").save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def wan_settings(settings: Settings, tiny_wan: Path) -> Settings:
+    """The test's settings running the diffusers engine on the tiny pipeline."""
+    return settings.model_copy(update={**TINY_WAN, "model_path": str(tiny_wan)})

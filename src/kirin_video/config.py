@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-EngineName = Literal["auto", "preview"]
+EngineName = Literal["auto", "preview", "diffusers"]
+DtypeName = Literal["auto", "bf16", "fp16", "fp32"]
+OffloadName = Literal["none", "model", "sequential"]
 
 #: USD per task by ``model:mode:duration``; ``*`` matches any model.
 DEFAULT_PRICES: dict[str, Decimal] = {
@@ -32,6 +34,25 @@ class Settings(BaseSettings):
     public_url: str | None = None
     allow_private_urls: bool = False
     broker_url: str | None = None
+
+    # The diffusers engine (docs/engines.md explains each one).
+    model_path: str | None = None  # Hugging Face repo id or a local diffusers-format directory
+    device: str | None = None  # cuda, cuda:N or cpu; default: cuda when present
+    dtype: DtypeName = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    inference_steps: int = Field(default=30, ge=1)  # std
+    pro_inference_steps: int = Field(default=50, ge=1)
+    native_short_side: int = Field(default=480, ge=16)  # std
+    pro_short_side: int = Field(default=720, ge=16)
+    native_fps: int = Field(default=16, ge=1)
+    max_native_frames: int = Field(default=81, ge=5)  # the network's window; longer is segmented
+    segment_overlap: int = Field(default=9, ge=1)  # frames that carry motion into a segment
+    guidance_scale: float = Field(default=5.0, ge=1.0)  # the model's recommended value
+    flow_shift: float | None = None  # overrides the scheduler's, e.g. 5.0 for 720p
+    cpu_offload: OffloadName = "none"
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+    attention_backend: str | None = None  # a diffusers backend name, e.g. flash or _native_cudnn
+    compile: bool = False  # torch.compile the transformer
 
     max_body_bytes: int = 64 * 1024 * 1024
     fetch_timeout_s: float = 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from kirin_video.config import Settings
@@ -32,6 +33,8 @@ class Services:
         """Bring the schema up to date, requeue what a crash interrupted, start working."""
         self.db.migrate()
         self.tasks.recover()
+        if self.settings.workers:
+            threading.Thread(target=self.engine.warm, name="kirin-warm", daemon=True).start()
         self.worker.start()
 
     def stop(self) -> None:
@@ -47,7 +50,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         ttl_s=settings.file_url_ttl_s,
     )
     tasks = TaskService(db, max_attempts=settings.max_attempts)
-    engine = engine or load_engine(settings.engine)
+    engine = engine or load_engine(settings)
     runtime = Runtime(settings=settings, service=tasks, storage=storage, engine=engine)
     worker = EmbeddedWorker(
         next_task=tasks.next_pending,

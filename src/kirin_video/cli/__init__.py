@@ -1,9 +1,10 @@
-"""The `kirin` command: serve, run, task, keys, models."""
+"""The `kirin` command: serve, run, task, keys, models, doctor."""
 
 from __future__ import annotations
 
 import typer
 
+from kirin_video.cli.doctor import doctor_app
 from kirin_video.cli.keys import keys_app
 from kirin_video.cli.models import models_app
 from kirin_video.cli.run import run_app
@@ -16,7 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for group in (serve_app, run_app, models_app):
+for group in (serve_app, run_app, models_app, doctor_app):
     app.add_typer(group)
 app.add_typer(task_app, name="task")
 app.add_typer(keys_app, name="keys")

@@ -44,4 +44,7 @@ class Engine(Protocol):
 
     name: str
 
+    def warm(self) -> None:
+        """Load what the engine needs before the first task; failures are left to the tasks."""
+
     def generate(self, job: Job, on_progress: ProgressFn) -> Clip: ...

@@ -33,6 +33,9 @@ class PreviewEngine:
 
     name = "preview"
 
+    def warm(self) -> None:
+        """Nothing to load: the preview renders from the inputs alone."""
+
     def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
         """Render every frame of ``job`` at its geometry, reporting progress as it goes."""
         geometry = job.geometry

@@ -1,0 +1,120 @@
+"""Load a diffusers Wan VACE pipeline once, on the right device, with the user's switches."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kirin_video.config import Settings
+from kirin_video.contract.errors import GenerationFailed
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+_MESSAGE_CAP = 300  # characters of a library's own error kept in a task's message
+
+
+def resolve_device(settings: Settings) -> str:
+    """``KIRIN_DEVICE``, else the first GPU when there is one, else the CPU."""
+    import torch
+
+    if settings.device:
+        return settings.device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(settings: Settings, device: str) -> torch.dtype:
+    """``KIRIN_DTYPE``; ``auto`` is bf16 on a GPU and fp32 on the CPU."""
+    import torch
+
+    name = settings.dtype
+    if name == "auto":
+        name = "fp32" if device == "cpu" else "bf16"
+    dtype: torch.dtype = getattr(torch, _DTYPES[name])
+    return dtype
+
+
+def local_weights(source: str) -> Path | None:
+    """The pipeline directory for ``source`` without touching the network, if there is one."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path if (path / "model_index.json").is_file() else None
+    from huggingface_hub import snapshot_download
+
+    try:
+        cached = Path(snapshot_download(source, local_files_only=True))
+    except Exception:  # not a repo id, or not in the cache
+        return None
+    return cached if (cached / "model_index.json").is_file() else None
+
+
+def load_pipeline(settings: Settings) -> Any:
+    """The configured pipeline, ready on its device; failures say what the user should do."""
+    from diffusers import WanVACEPipeline
+
+    source = settings.model_path
+    if not source:
+        raise GenerationFailed(
+            "KIRIN_MODEL_PATH is not set: point it at a diffusers-format Wan VACE pipeline "
+            "(a local directory or a Hugging Face repo id), see docs/engines.md"
+        )
+    _check_local_path(source)
+    device = resolve_device(settings)
+    dtype = resolve_dtype(settings, device)
+    try:
+        pipe = WanVACEPipeline.from_pretrained(source, dtype=dtype)
+        configure(pipe, settings, device=device)
+    except Exception as exc:
+        raise GenerationFailed(_load_advice(source, exc)) from exc
+    pipe.set_progress_bar_config(disable=True)
+    log.info("loaded %s on %s as %s", source, device, dtype)
+    return pipe
+
+
+def configure(pipe: Any, settings: Settings, *, device: str) -> None:
+    """Apply the memory and speed switches, then place the pipeline on ``device``."""
+    transformers = [t for t in (pipe.transformer, getattr(pipe, "transformer_2", None)) if t]
+    if settings.flow_shift is not None:
+        pipe.scheduler.register_to_config(flow_shift=settings.flow_shift)
+    for transformer in transformers:
+        if settings.attention_backend:
+            transformer.set_attention_backend(settings.attention_backend)
+        if settings.compile:
+            transformer.compile()
+    if settings.vae_tiling:
+        pipe.vae.enable_tiling()
+    if settings.vae_slicing:
+        pipe.vae.enable_slicing()
+    if settings.cpu_offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif settings.cpu_offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+
+
+def _check_local_path(source: str) -> None:
+    path = Path(source).expanduser()
+    looks_local = source.startswith(("/", ".", "~")) or path.exists()
+    if looks_local and not path.is_dir():
+        raise GenerationFailed(
+            f"KIRIN_MODEL_PATH={source!r} does not exist: download the weights there "
+            "or set it to a Hugging Face repo id"
+        )
+    if path.is_dir() and not (path / "model_index.json").is_file():
+        raise GenerationFailed(
+            f"KIRIN_MODEL_PATH={source!r} is not a diffusers pipeline (no model_index.json): "
+            "point it at the folder that holds model_index.json"
+        )
+
+
+def _load_advice(source: str, exc: Exception) -> str:
+    detail = f"{type(exc).__name__}: {exc}"[:_MESSAGE_CAP]
+    return (
+        f"could not load the model from KIRIN_MODEL_PATH={source!r} ({detail}); the checkpoint "
+        "may be missing, incomplete or corrupt: download it again and check with `kirin doctor`"
+    )

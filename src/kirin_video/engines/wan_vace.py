@@ -1,0 +1,179 @@
+"""The real model: Wan VACE through diffusers, answering both Kirin models with one network.
+
+i2v conditions frames (the first, the last, or both) through VACE's ``video`` + ``mask``;
+multi-image passes the references as ``reference_images``. A clip longer than the network's
+window is rendered in segments, each conditioned on the last frames of the one before.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from kirin_video.config import Settings
+from kirin_video.contract.errors import GenerationFailed
+from kirin_video.engines.base import Clip, Job, ProgressFn
+from kirin_video.engines.loading import load_pipeline, resolve_device
+from kirin_video.engines.native import NativeOptions, NativePlan, plan
+from kirin_video.media.postprocess import to_frame
+
+log = logging.getLogger(__name__)
+
+_KEEP, _GENERATE = 0, 255  # VACE mask values: keep the given pixels, or generate them
+_UNKNOWN = (128, 128, 128)  # what VACE expects in frames it is asked to generate
+_DENOISE_SHARE = 0.95  # of this engine's progress; decoding the latents takes the rest
+
+PipelineLoader = Callable[[Settings], Any]
+
+
+class DiffusersEngine:
+    """Loads the pipeline once and keeps it warm; one job at a time per loaded pipeline."""
+
+    name = "diffusers"
+
+    def __init__(self, settings: Settings, *, loader: PipelineLoader = load_pipeline) -> None:
+        self._settings = settings
+        self._loader = loader
+        self._pipe: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def pipeline(self) -> Any:
+        """The loaded pipeline; loads it on first use (a failure is reported, then retried)."""
+        if self._pipe is None:
+            self._pipe = self._loader(self._settings)
+        return self._pipe
+
+    def warm(self) -> None:
+        """Load now so the first task does not wait; a failure only logs, tasks report it."""
+        try:
+            with self._lock:
+                self.pipeline  # noqa: B018
+        except GenerationFailed as exc:
+            log.error("diffusers engine not ready: %s", exc.message)
+
+    def options(self) -> NativeOptions:
+        """The native working point from settings and the network's size multiple."""
+        settings, pipe = self._settings, self.pipeline
+        transformer = pipe.transformer or pipe.transformer_2
+        return NativeOptions(
+            short_side={"std": settings.native_short_side, "pro": settings.pro_short_side},
+            steps={"std": settings.inference_steps, "pro": settings.pro_inference_steps},
+            fps=settings.native_fps,
+            max_frames=settings.max_native_frames,
+            overlap=settings.segment_overlap,
+            guidance_scale=settings.guidance_scale,
+            multiple=pipe.vae_scale_factor_spatial * transformer.config.patch_size[1],
+        )
+
+    def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
+        """Render the job's native clip, segment by segment, reporting each denoising step."""
+        import torch
+
+        with self._lock:
+            native = plan(
+                geometry=job.geometry,
+                mode=job.mode,
+                cfg_scale=job.cfg_scale,
+                options=self.options(),
+            )
+            try:
+                frames = _render(self.pipeline, job, native, on_progress)
+            except torch.OutOfMemoryError as exc:
+                _release_memory()
+                raise GenerationFailed(self._out_of_memory(native)) from exc
+        on_progress(1.0)
+        return Clip(frames=frames, fps=(len(frames) - 1) / job.geometry.duration)
+
+    def _out_of_memory(self, native: NativePlan) -> str:
+        return (
+            f"out of memory on {resolve_device(self._settings)} rendering "
+            f"{native.width}x{native.height}x{native.segments[0]} frames: set "
+            "KIRIN_CPU_OFFLOAD=model, KIRIN_VAE_TILING=true, or a smaller "
+            "KIRIN_NATIVE_SHORT_SIDE / KIRIN_MAX_NATIVE_FRAMES"
+        )
+
+
+def _render(pipe: Any, job: Job, native: NativePlan, on_progress: ProgressFn) -> list[np.ndarray]:
+    import torch
+
+    size = (native.width, native.height)
+    first = _fitted(job.first, size)
+    last = _fitted(job.last, size)
+    references = list(job.references) or None
+    frames: list[np.ndarray] = []
+    for index, length in enumerate(native.segments):
+        # 1. Frames to keep: the given first frame, the previous segment's end, the given last.
+        keep: dict[int, Image.Image] = {}
+        if index == 0 and first is not None:
+            keep[0] = first
+        for offset, frame in enumerate(frames[-native.overlap :] if index else []):
+            keep[offset] = Image.fromarray(frame)
+        if index == len(native.segments) - 1 and last is not None:
+            keep[length - 1] = last
+        video, mask = _conditioning(keep, length=length, size=size)
+        # 2. Denoise; progress after every step, and a chance to stop (cancellation).
+        done_before = index * native.steps
+        total = len(native.segments) * native.steps
+
+        def on_step(_pipe: Any, step: int, _t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            on_progress(_DENOISE_SHARE * (done_before + step + 1) / total)  # noqa: B023
+            return tensors
+
+        output = pipe(
+            prompt=job.prompt or "",
+            negative_prompt=job.negative_prompt or "",
+            video=video,
+            mask=mask,
+            reference_images=references,
+            height=native.height,
+            width=native.width,
+            num_frames=length,
+            num_inference_steps=native.steps,
+            guidance_scale=native.guidance_scale,
+            generator=torch.Generator("cpu").manual_seed(job.seed + index),
+            output_type="np",
+            callback_on_step_end=on_step,
+        )
+        # 3. Join: a later segment's first frames repeat the end of the one before.
+        clip = _to_uint8(output.frames[0])
+        frames.extend(clip if index == 0 else clip[native.overlap :])
+    return frames
+
+
+def _fitted(image: Image.Image | None, size: tuple[int, int]) -> Image.Image | None:
+    if image is None:
+        return None
+    return Image.fromarray(to_frame(np.asarray(image.convert("RGB")), *size))
+
+
+def _conditioning(
+    keep: dict[int, Image.Image], *, length: int, size: tuple[int, int]
+) -> tuple[list[Image.Image] | None, list[Image.Image] | None]:
+    """VACE's frame conditioning: kept frames masked 0, the rest grey and masked 1."""
+    if not keep:
+        return None, None
+    unknown = Image.new("RGB", size, _UNKNOWN)
+    kept, generated = Image.new("L", size, _KEEP), Image.new("L", size, _GENERATE)
+    video = [keep.get(position, unknown) for position in range(length)]
+    mask = [kept if position in keep else generated for position in range(length)]
+    return video, mask
+
+
+def _to_uint8(frames: np.ndarray) -> list[np.ndarray]:
+    pixels = (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    return list(pixels)
+
+
+def _release_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
