@@ -170,7 +170,9 @@ def test_default_load_is_fp32_on_the_cpu_with_no_switches(tiny_wan: Path, tmp_pa
 
 
 def test_dtype_switch_is_wired(tiny_wan: Path, tmp_path: Path) -> None:
-    assert loaded(tiny_wan, tmp_path, dtype="bf16").transformer.dtype == torch.bfloat16
+    pipe = loaded(tiny_wan, tmp_path, dtype="bf16")
+    assert pipe.transformer.dtype == pipe.text_encoder.dtype == torch.bfloat16
+    assert pipe.vae.dtype == torch.float32  # Wan decodes in fp32
 
 
 def test_vae_tiling_and_slicing_switches_are_wired(tiny_wan: Path, tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ def local_weights(source: str) -> Path | None:
 
 def load_pipeline(settings: Settings) -> Any:
     """The configured pipeline, ready on its device; failures say what the user should do."""
+    import torch
     from diffusers import WanVACEPipeline
 
     source = settings.model_path
@@ -66,7 +67,9 @@ def load_pipeline(settings: Settings) -> Any:
     device = resolve_device(settings)
     dtype = resolve_dtype(settings, device)
     try:
-        pipe = WanVACEPipeline.from_pretrained(source, dtype=dtype)
+        # The VAE stays in fp32 (Wan's own recipe): bf16 decoding bands smooth gradients.
+        dtypes = {"default": dtype, "vae": torch.float32}
+        pipe = WanVACEPipeline.from_pretrained(source, dtype=dtypes)
         configure(pipe, settings, device=device)
     except Exception as exc:
         raise GenerationFailed(_load_advice(source, exc)) from exc

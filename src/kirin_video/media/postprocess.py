@@ -1,4 +1,9 @@
-"""Bring any engine's frames to the contract's exact size, rate and frame count."""
+"""Bring any engine's frames to the contract's exact size, rate and frame count.
+
+Retiming (e.g. 81 frames at 16 fps to 150 at 30 fps) makes in-between frames by optical flow
+by default, so moving things move instead of cross-fading; the frames a client gave can be
+put back exactly as the first and last frames.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import numpy as np
 
 from kirin_video.contract.catalog import Geometry
 from kirin_video.engines.base import Clip
+from kirin_video.media.interpolate import FlowInterpolator
 
 #: Makes the frame a fraction ``weight`` of the way from ``a`` to ``b``.
 Interpolator = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
@@ -22,7 +28,7 @@ _EPSILON = 1e-6
 
 
 def blend(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
-    """Linear cross-fade between two neighbouring frames (the default interpolator)."""
+    """Linear cross-fade between two neighbouring frames: cheap, but doubles moving edges."""
     return cv2.addWeighted(a, 1.0 - weight, b, weight, 0.0)
 
 
@@ -98,25 +104,48 @@ def source_positions(*, source_frames: int, output_frames: int) -> Iterator[floa
 
 
 def conform(
-    clip: Clip, geometry: Geometry, *, interpolate: Interpolator = blend
+    clip: Clip,
+    geometry: Geometry,
+    *,
+    interpolate: Interpolator | None = None,
+    first: np.ndarray | None = None,
+    last: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
-    """Yield exactly ``geometry.frames`` RGB frames of the geometry's size, one at a time."""
+    """Yield exactly ``geometry.frames`` RGB frames of the geometry's size, one at a time.
+
+    ``interpolate`` makes the in-between frames when retiming; by default a fresh
+    ``FlowInterpolator`` (one per call: it caches flow and is not thread-safe), ``blend`` for a
+    plain cross-fade. ``first`` / ``last`` (H×W×3 uint8 RGB), when given, replace the first /
+    last output frame with ``to_frame`` of that picture, so a client's frames come back exactly
+    (with one output frame, ``first`` wins).
+    """
     frames = clip.frames
     if not frames:
         raise ValueError("conform: the clip has no frames")
     width, height = geometry.width, geometry.height
-    if len(frames) == geometry.frames and clip.fps == geometry.fps:
-        for frame in frames:
+    final = geometry.frames - 1
+    for index, frame in enumerate(_retimed(clip, geometry, interpolate or FlowInterpolator())):
+        if index == 0 and first is not None:
+            yield to_frame(first, width, height)
+        elif index == final and last is not None:
+            yield to_frame(last, width, height)
+        else:
             yield _sized(frame, width, height)
+
+
+def _retimed(clip: Clip, geometry: Geometry, interpolate: Interpolator) -> Iterator[np.ndarray]:
+    """The clip's frames at the geometry's count and rate, still at the engine's size."""
+    frames = clip.frames
+    if len(frames) == geometry.frames and clip.fps == geometry.fps:
+        yield from frames
         return
     for position in source_positions(source_frames=len(frames), output_frames=geometry.frames):
         index = floor(position)
         weight = position - index
         if weight < _EPSILON or index + 1 >= len(frames):
-            frame = frames[index]
+            yield frames[index]
         else:
-            frame = interpolate(frames[index], frames[index + 1], weight)
-        yield _sized(frame, width, height)
+            yield interpolate(frames[index], frames[index + 1], weight)
 
 
 def _sized(frame: np.ndarray, width: int, height: int) -> np.ndarray:

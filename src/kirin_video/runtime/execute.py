@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from kirin_video.config import Settings
@@ -70,8 +71,9 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path) -> None:
     clip = runtime.engine.generate(job, progress.stage(0.0, GENERATE_SHARE))
     generated = time.time()
     encode_progress = progress.stage(GENERATE_SHARE, 0.99)
+    frames = conform(clip, job.geometry, first=_pixels(job.first), last=_pixels(job.last))
     videos = encode_outputs(
-        conform(clip, job.geometry),
+        frames,
         fps=job.geometry.fps,
         video_path=workdir / "video.mp4",
         watermarked_path=workdir / "video_watermarked.mp4" if task.params["watermark"] else None,
@@ -130,6 +132,11 @@ def build_job(claimed: Claimed) -> Job:
         last=pictures["last"],
         references=tuple(references),
     )
+
+
+def _pixels(image: Image.Image | None) -> np.ndarray | None:
+    """A given frame as pixels, so the video starts or ends on exactly what the client sent."""
+    return None if image is None else np.asarray(image.convert("RGB"))
 
 
 def _store(
