@@ -1,0 +1,180 @@
+"""Whole tasks on the diffusers engine: a tiny random Wan VACE pipeline loaded from disk."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from kirin_video.api.app import create_app
+from kirin_video.config import Settings
+from kirin_video.engines.wan_vace import DiffusersEngine
+from kirin_video.media.encode import probe
+from tests.conftest import KEY_A, TINY_WAN, b64, bearer, make_image
+from tests.e2e.conftest import ServerProcess, wait_for
+from tests.e2e.test_full_tasks import download, first_and_last_frames, run_task
+
+FIRST, LAST = make_image(600, 400, seed=1), make_image(600, 400, seed=2)
+REFERENCES = [make_image(400, 400, seed=seed) for seed in range(4)]
+
+
+@pytest.fixture
+def wan_client(make_client: Callable[..., TestClient], tiny_wan: Path) -> TestClient:
+    return make_client(workers=1, model_path=str(tiny_wan), **TINY_WAN)
+
+
+def decoded(client: TestClient, task: dict[str, Any], path: Path, *, every: int = 5) -> np.ndarray:
+    """Every ``every``-th frame of the task's video, as int16 so differences can be signed."""
+    download(client, task["output"][0]["content"][0]["url"], path)
+    with av.open(str(path)) as container:
+        frames = [
+            frame.to_ndarray(format="rgb24").astype(np.int16)
+            for index, frame in enumerate(container.decode(video=0))
+            if index % every == 0
+        ]
+    return np.stack(frames)
+
+
+def picture(data: bytes, size: tuple[int, int]) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB").resize(size))
+
+
+def i2v(**fields: Any) -> dict[str, Any]:
+    return {"model": "kirin_v1_6_i2v", "prompt": "the sun rises over the valley", **fields}
+
+
+def multi(count: int, **fields: Any) -> dict[str, Any]:
+    images = [{"image": b64(data)} for data in REFERENCES[:count]]
+    return {
+        "model": "kirin_v1_6_multi_i2v",
+        "prompt": "a cat walks",
+        "image_list": images,
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "size", "frames"),
+    [
+        (i2v(image=b64(FIRST)), (1080, 720), 150),
+        (i2v(image=b64(FIRST), image_tail=b64(LAST), mode="pro"), (1620, 1080), 150),
+        (i2v(image_tail=b64(LAST), mode="pro", duration="10"), (1620, 1080), 300),
+        (multi(1, duration="10"), (1280, 720), 300),
+        (multi(4, mode="pro", aspect_ratio="1:1"), (1080, 1080), 150),
+    ],
+    ids=[
+        "i2v first std 5s",
+        "i2v both pro 5s",
+        "i2v last pro 10s",
+        "multi 1 std 10s",
+        "multi 4 pro",
+    ],
+)
+def test_diffusers_task_delivers_contract_video(
+    wan_client: TestClient, tmp_path: Path, body: dict[str, Any], size: tuple[int, int], frames: int
+) -> None:
+    task = run_task(wan_client, {**body, "seed": 3})
+    assert task["status"] == "completed", task
+    assert task["metadata"]["engine"] == "diffusers"
+    path = tmp_path / "v.mp4"
+    download(wan_client, task["output"][0]["content"][0]["url"], path)
+    info = probe(path)
+    assert (info.width, info.height, info.frames) == (*size, frames)
+    assert info.fps == pytest.approx(30)
+    assert task["output"][0]["content"][0]["duration"] == frames // 30
+
+
+def test_i2v_starts_and_ends_on_the_given_frames(wan_client: TestClient, tmp_path: Path) -> None:
+    task = run_task(wan_client, i2v(image=b64(FIRST), image_tail=b64(LAST), mode="pro"))
+    start, end = first_and_last_frames(
+        download(wan_client, task["output"][0]["content"][0]["url"], tmp_path / "v.mp4")
+    )
+    for frame, given in ((start, FIRST), (end, LAST)):
+        assert np.abs(frame.astype(int) - picture(given, (1620, 1080)).astype(int)).mean() < 6
+
+
+def test_same_seed_same_video_other_prompt_other_video(
+    wan_client: TestClient, tmp_path: Path
+) -> None:
+    body = multi(2, aspect_ratio="9:16", seed=21)
+    base = decoded(wan_client, run_task(wan_client, body), tmp_path / "a.mp4")
+    again = decoded(wan_client, run_task(wan_client, body), tmp_path / "b.mp4")
+    other = decoded(
+        wan_client, run_task(wan_client, {**body, "prompt": "a dog runs"}), tmp_path / "c.mp4"
+    )
+    # The engine's frames are bit-identical (tests/engines); H.264 adds a little noise on top.
+    assert np.abs(base - again).mean() < 0.05
+    assert np.abs(base - other).mean() > 0.3
+
+
+def test_progress_advances_while_denoising(
+    make_client: Callable[..., TestClient], tiny_wan: Path
+) -> None:
+    client = make_client(workers=1, model_path=str(tiny_wan), **{**TINY_WAN, "inference_steps": 80})
+    created = client.post(
+        "/v1/generation", json=i2v(image=b64(FIRST), duration="10"), headers=bearer(KEY_A)
+    ).json()
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        task = client.get(f"/v1/generation/{created['id']}", headers=bearer(KEY_A)).json()
+        if task["status"] == "processing":
+            seen.add(task["progress"])
+        if task["status"] == "completed":
+            break
+        time.sleep(0.02)
+    assert task["status"] == "completed"
+    denoising = {value for value in seen if 0 < value < 85}
+    assert len(denoising) >= 3, seen
+
+
+def test_a_failed_generation_reports_098_and_the_worker_goes_on(
+    settings: Settings, tiny_wan: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wan = settings.model_copy(update={"workers": 1, "model_path": str(tiny_wan), **TINY_WAN})
+    engine = DiffusersEngine(wan)
+    transformer = engine.pipeline.transformer
+    real_forward = transformer.forward
+
+    def exhausted(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(transformer, "forward", real_forward)
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(transformer, "forward", exhausted)
+    with TestClient(create_app(wan, engine=engine)) as client:
+        failed = run_task(client, i2v(image=b64(FIRST)))
+        assert failed["status"] == "failed"
+        assert failed["error"]["code"] == "8002005098"
+        assert "KIRIN_CPU_OFFLOAD" in failed["error"]["message"]
+        assert run_task(client, i2v(image=b64(FIRST)))["status"] == "completed"
+
+
+def test_missing_weights_fail_tasks_with_advice_and_the_server_stays_up(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    client = make_client(workers=1, model_path=str(tmp_path / "no-such-model"), **TINY_WAN)
+    task = run_task(client, i2v(image=b64(FIRST)))
+    assert task["status"] == "failed"
+    assert task["error"]["code"] == "8002005098"
+    assert "does not exist" in task["error"]["message"]
+    assert client.get("/v1/models", headers=bearer(KEY_A)).status_code == 200
+
+
+def test_server_process_runs_the_diffusers_engine_from_environment(
+    server: Callable[..., ServerProcess], tiny_wan: Path
+) -> None:
+    env = {f"KIRIN_{name.upper()}": str(value) for name, value in TINY_WAN.items()}
+    process = server(KIRIN_MODEL_PATH=str(tiny_wan), **env)
+    with process.client() as client:
+        created = client.post("/v1/generation", json=multi(1)).json()
+        task = wait_for(client, created["id"], until=lambda t: t["status"] == "completed")
+    assert task["metadata"]["engine"] == "diffusers"  # type: ignore[index]
