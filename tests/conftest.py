@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from PIL import Image
 
 from kirin_video.api.app import create_app
 from kirin_video.config import Settings
+
+# No test downloads anything: the Hugging Face libraries must answer from local files only.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 KEY_A = "test-key-a"
 KEY_B = "test-key-b"
