@@ -11,7 +11,6 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -22,6 +21,7 @@ from kirin_video.media.encode import probe
 from tests.conftest import KEY_A, TINY_WAN, b64, bearer, make_image
 from tests.e2e.conftest import ServerProcess, wait_for
 from tests.e2e.test_full_tasks import download, first_and_last_frames, run_task
+from tests.engines.conftest import exhaust_memory_once
 
 FIRST, LAST = make_image(600, 400, seed=1), make_image(600, 400, seed=2)
 REFERENCES = [make_image(400, 400, seed=seed) for seed in range(4)]
@@ -142,14 +142,7 @@ def test_a_failed_generation_reports_098_and_the_worker_goes_on(
 ) -> None:
     wan = settings.model_copy(update={"workers": 1, "model_path": str(tiny_wan), **TINY_WAN})
     engine = DiffusersEngine(wan)
-    transformer = engine.pipeline.transformer
-    real_forward = transformer.forward
-
-    def exhausted(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(transformer, "forward", real_forward)
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
-
-    monkeypatch.setattr(transformer, "forward", exhausted)
+    exhaust_memory_once(engine.pipeline, monkeypatch)
     with TestClient(create_app(wan, engine=engine)) as client:
         failed = run_task(client, i2v(image=b64(FIRST)))
         assert failed["status"] == "failed"

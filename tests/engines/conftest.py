@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 MakePicture = Callable[..., Image.Image]
@@ -25,3 +27,15 @@ def picture(width: int = 480, height: int = 320, *, seed: int = 0) -> Image.Imag
 @pytest.fixture
 def make_picture() -> MakePicture:
     return picture
+
+
+def exhaust_memory_once(pipe: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the pipeline's next transformer pass run out of GPU memory, and only that one."""
+    transformer = pipe.transformer
+    real_forward = transformer.forward
+
+    def exhausted(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(transformer, "forward", real_forward)
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(transformer, "forward", exhausted)

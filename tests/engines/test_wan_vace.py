@@ -16,7 +16,7 @@ from kirin_video.engines.base import Job
 from kirin_video.engines.loading import load_pipeline
 from kirin_video.engines.wan_vace import DiffusersEngine
 from kirin_video.runtime.progress import Stopped
-from tests.engines.conftest import MakePicture
+from tests.engines.conftest import MakePicture, exhaust_memory_once
 
 
 @pytest.fixture(scope="module")
@@ -113,14 +113,7 @@ def test_a_progress_callback_that_raises_stops_at_the_next_step(
 def test_out_of_memory_fails_the_job_and_the_engine_goes_on(
     engine: DiffusersEngine, make_picture: MakePicture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    transformer = engine.pipeline.transformer
-    real_forward = transformer.forward
-
-    def exhausted(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(transformer, "forward", real_forward)
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
-
-    monkeypatch.setattr(transformer, "forward", exhausted)
+    exhaust_memory_once(engine.pipeline, monkeypatch)
     with pytest.raises(GenerationFailed) as failure:
         engine.generate(i2v_job(make_picture), lambda _: None)
     assert failure.value.code is ErrorCode.GENERATION_FAILED
