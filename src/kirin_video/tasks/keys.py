@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -27,6 +28,7 @@ class IssuedKey:
     secret: str
     name: str
     created_at: int
+    webhook_secret: str
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,35 @@ def issue_key(db: Database, *, name: str = "") -> IssuedKey:
         key_salt=salt,
         key_hash=_hash(api_key, salt),
         jwt_secret=secrets.token_urlsafe(32),
+        webhook_secret=new_webhook_secret(),
         created_at=int(time.time()),
     )
     with db.session(write=True) as session:
         session.add(row)
-    return IssuedKey(api_key, access_id, row.jwt_secret, name, row.created_at)
+    return IssuedKey(
+        api_key, access_id, row.jwt_secret, name, row.created_at, row.webhook_secret or ""
+    )
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def rotate_webhook_secret(db: Database, access_id: str) -> str | None:
+    """Give the key a new webhook secret (used from the next delivery on); None if unknown."""
+    with db.session(write=True) as session:
+        row = session.get(ApiKey, access_id)
+        if row is None or row.revoked_at is not None:
+            return None
+        row.webhook_secret = new_webhook_secret()
+        return row.webhook_secret
+
+
+def webhook_secret(db: Database, owner: str) -> str | None:
+    """The webhook secret of an issued key's owner (None for keys from settings)."""
+    with db.session() as session:
+        return session.scalar(select(ApiKey.webhook_secret).where(ApiKey.access_id == owner))
 
 
 def list_keys(db: Database) -> list[KeyInfo]:

@@ -27,6 +27,7 @@ from kirin_video.contract.params import GenerationRequest
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.states import can_move
 from kirin_video.tasks.tables import Task, TaskImage
+from kirin_video.webhooks import outbox
 
 
 @dataclass(frozen=True)
@@ -62,15 +63,25 @@ class TaskService:
         self.db = db
         self.max_attempts = max_attempts
         self._created_listeners: list[Callable[[str], None]] = []
+        self._callback_listeners: list[Callable[[str], None]] = []
 
     def on_created(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(task_id)`` after each create commits (wakes the workers)."""
         self._created_listeners.append(listener)
 
+    def on_callback(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(delivery_id)`` after a change that owes a callback commits."""
+        self._callback_listeners.append(listener)
+
     # 1. Intake side: what the API calls.
 
     def create(
-        self, *, owner: str, request: GenerationRequest, images: Sequence[StoredImage]
+        self,
+        *,
+        owner: str,
+        request: GenerationRequest,
+        images: Sequence[StoredImage],
+        public_base: str | None = None,
     ) -> Task:
         """Insert the task and its images together; a repeated external id is refused by the DB."""
         now = time.time()
@@ -84,6 +95,7 @@ class TaskService:
             seed=seed,
             external_task_id=request.external_task_id,
             callback_url=request.callback_url,
+            public_base=public_base,
             progress=0.0,
             attempts=0,
             meta={"seed": seed},
@@ -163,6 +175,12 @@ class TaskService:
             )
         return self.get(owner=owner, ref=task.id)
 
+    def callbacks(self, *, owner: str, ref: str) -> list[dict[str, Any]]:
+        """The task's callback deliveries, oldest first, each with its attempts."""
+        task = self.get(owner=owner, ref=ref)
+        with self.db.session() as session:
+            return outbox.history(session, task.id)
+
     # 2. Worker side: what the runtime calls.
 
     def next_pending(self) -> str | None:
@@ -192,11 +210,14 @@ class TaskService:
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
+            delivery = outbox.enqueue(session, task_id)
             task = session.get_one(Task, task_id)
             rows = session.scalars(
                 select(TaskImage).where(TaskImage.task_id == task_id).order_by(TaskImage.position)
             ).all()
-            return Claimed(task, [StoredImage(r.role, r.data) for r in rows])
+            claimed = Claimed(task, [StoredImage(r.role, r.data) for r in rows])
+        self._owe_callback(delivery)
+        return claimed
 
     def report_progress(self, task_id: str, progress: float) -> bool:
         """Record progress; False when the task is no longer processing (e.g. cancelled)."""
@@ -264,7 +285,16 @@ class TaskService:
                 .where(Task.id == task_id, Task.status == current)
                 .values(status=new, updated_ts=time.time(), **values)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            delivery = outbox.enqueue(session, task_id)
+        self._owe_callback(delivery)
+        return True
+
+    def _owe_callback(self, delivery: str | None) -> None:
+        if delivery is not None:
+            for listener in self._callback_listeners:
+                listener(delivery)
 
 
 def _encode_cursor(task: Task) -> str:

@@ -33,6 +33,7 @@ class ApiKey(Base):
     key_salt: Mapped[str] = mapped_column(String(64))
     key_hash: Mapped[str] = mapped_column(String(128))
     jwt_secret: Mapped[str] = mapped_column(String(128))
+    webhook_secret: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
@@ -55,6 +56,7 @@ class Task(Base):
     seed: Mapped[int] = mapped_column(BigInteger)
     external_task_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    public_base: Mapped[str | None] = mapped_column(Text, nullable=True)  # for URLs in callbacks
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -79,3 +81,42 @@ class TaskImage(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class WebhookDelivery(Base):
+    """One callback owed to a client: a status change of a task, in the outbox until sent."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("task_id", "seq", name="uq_webhook_deliveries_task_seq"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_ts"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the webhook-id header
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    owner: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)  # order of the task's status changes
+    event: Mapped[str] = mapped_column(String(16))  # the status the task moved to
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the task object, keys not yet signed
+    state: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_ts: Mapped[float] = mapped_column(Float)
+    created_ts: Mapped[float] = mapped_column(Float)
+    finished_ts: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One try at sending a delivery, kept so clients can see what happened."""
+
+    __tablename__ = "webhook_attempts"
+
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_ts: Mapped[float] = mapped_column(Float)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_ts: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -12,8 +12,12 @@ from kirin_video.tasks.tables import Task
 SignFn = Callable[[str], str]
 
 
-def task_object(task: Task, *, sign: SignFn) -> dict[str, Any]:
-    """The task as GET answers it: optional parts only in the statuses that have them."""
+def task_object(task: Task, *, sign: SignFn | None) -> dict[str, Any]:
+    """The task as GET answers it: optional parts only in the statuses that have them.
+
+    With ``sign=None`` output entries keep their storage ``key`` instead of a URL: the form
+    stored in the webhook outbox, signed by ``signed_object`` when it is sent.
+    """
     body: dict[str, Any] = {
         "id": task.id,
         "model": task.model,
@@ -31,7 +35,8 @@ def task_object(task: Task, *, sign: SignFn) -> dict[str, Any]:
         body["error"] = {"code": task.error_code, "message": message, "error_message": message}
     if task.status == Status.COMPLETED:
         body["progress"] = 1.0
-        body["output"] = [_signed(item, sign) for item in task.output or []]
+        output = task.output or []
+        body["output"] = output if sign is None else [_signed(item, sign) for item in output]
         body["usage"] = task.usage
     return body
 
@@ -42,3 +47,10 @@ def _signed(item: dict[str, Any], sign: SignFn) -> dict[str, Any]:
         rest = {k: v for k, v in entry.items() if k not in ("type", "key")}
         content.append({"type": entry["type"], "url": sign(entry["key"]), **rest})
     return {**item, "content": content}
+
+
+def signed_object(stored: dict[str, Any], *, sign: SignFn) -> dict[str, Any]:
+    """A stored task object (``sign=None`` form) with fresh URLs in place of storage keys."""
+    if "output" not in stored:
+        return stored
+    return {**stored, "output": [_signed(item, sign) for item in stored["output"]]}

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from kirin_video.api.deps import CallerDep, ServicesDep
 from kirin_video.api.openapi import CREATE_BODY
-from kirin_video.api.render import render_task
+from kirin_video.api.render import public_base, render_task
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
 from kirin_video.contract.params import parse_request
@@ -46,8 +46,11 @@ async def create_task(request: Request, caller: CallerDep, services: ServicesDep
         StoredImage(spec.role, image.data)
         for spec, image in zip(generation.images, loaded, strict=True)
     ]
+    base = public_base(request, services)
     task = await run_in_threadpool(
-        lambda: services.tasks.create(owner=caller, request=generation, images=images)
+        lambda: services.tasks.create(
+            owner=caller, request=generation, images=images, public_base=base
+        )
     )
     return render_task(task, request=request, services=services)
 

@@ -1,0 +1,1 @@
+"""Signed callback delivery from a durable outbox."""

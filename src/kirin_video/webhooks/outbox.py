@@ -1,0 +1,176 @@
+"""The outbox: deliveries written with each status change, leased, sent and recorded."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from kirin_video.contract.catalog import Status
+from kirin_video.tasks.tables import Task, WebhookAttempt, WebhookDelivery
+from kirin_video.tasks.view import task_object
+
+#: The status changes a client is told about (a requeue to pending is internal).
+EVENTS = frozenset({Status.PROCESSING, Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+@dataclass(frozen=True)
+class Due:
+    """A leased delivery, with what sending it needs."""
+
+    id: str
+    task_id: str
+    owner: str
+    url: str
+    payload: dict[str, Any]
+    attempt: int  # this attempt's number, from 1
+    public_base: str | None
+
+
+def enqueue(session: Session, task_id: str) -> str | None:
+    """Write the delivery for the task's current status, in the caller's transaction."""
+    task = session.get_one(Task, task_id, populate_existing=True)
+    if not task.callback_url or task.status not in EVENTS:
+        return None
+    seq = session.scalar(
+        select(func.coalesce(func.max(WebhookDelivery.seq), 0)).where(
+            WebhookDelivery.task_id == task_id
+        )
+    )
+    now = time.time()
+    delivery = WebhookDelivery(
+        id="msg_" + uuid.uuid4().hex,
+        task_id=task_id,
+        owner=task.owner,
+        seq=int(seq or 0) + 1,
+        event=task.status,
+        url=task.callback_url,
+        payload=task_object(task, sign=None),
+        state=PENDING,
+        attempts=0,
+        next_attempt_ts=now,
+        created_ts=now,
+    )
+    session.add(delivery)
+    return delivery.id
+
+
+def lease_due(session: Session, *, limit: int, lease_s: float) -> list[Due]:
+    """Take up to ``limit`` due deliveries, each the earliest unsent one of its task."""
+    now = time.time()
+    earlier = aliased(WebhookDelivery)
+    blocked = exists().where(
+        and_(
+            earlier.task_id == WebhookDelivery.task_id,
+            earlier.seq < WebhookDelivery.seq,
+            earlier.state == PENDING,
+        )
+    )
+    rows = session.execute(
+        select(WebhookDelivery, Task.public_base)
+        .join(Task, Task.id == WebhookDelivery.task_id)
+        .where(
+            WebhookDelivery.state == PENDING,
+            WebhookDelivery.next_attempt_ts <= now,
+            ~blocked,
+        )
+        .order_by(WebhookDelivery.next_attempt_ts)
+        .limit(limit)
+    ).all()
+    leased = []
+    for delivery, public_base in rows:
+        taken = session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery.id,
+                WebhookDelivery.next_attempt_ts == delivery.next_attempt_ts,
+            )
+            .values(next_attempt_ts=now + lease_s, attempts=WebhookDelivery.attempts + 1)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            leased.append(
+                Due(
+                    id=delivery.id,
+                    task_id=delivery.task_id,
+                    owner=delivery.owner,
+                    url=delivery.url,
+                    payload=delivery.payload,
+                    attempt=delivery.attempts + 1,
+                    public_base=public_base,
+                )
+            )
+    return leased
+
+
+def record(
+    session: Session,
+    due: Due,
+    *,
+    started_ts: float,
+    http_status: int | None,
+    error: str | None,
+    next_attempt_ts: float | None,
+) -> None:
+    """Keep the attempt; the delivery is done, failed for good, or due again later."""
+    now = time.time()
+    session.add(
+        WebhookAttempt(
+            delivery_id=due.id,
+            number=due.attempt,
+            started_ts=started_ts,
+            duration_ms=int((now - started_ts) * 1000),
+            http_status=http_status,
+            error=error,
+            next_attempt_ts=next_attempt_ts,
+        )
+    )
+    if error is None:
+        values: dict[str, Any] = {"state": DELIVERED, "finished_ts": now}
+    elif next_attempt_ts is None:
+        values = {"state": FAILED, "finished_ts": now}
+    else:
+        values = {"next_attempt_ts": next_attempt_ts}
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == due.id).values(**values))
+
+
+def history(session: Session, task_id: str) -> list[dict[str, Any]]:
+    """Every delivery of a task, oldest first, with its attempts."""
+    deliveries = session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.task_id == task_id)
+        .order_by(WebhookDelivery.seq)
+    ).all()
+    result = []
+    for delivery in deliveries:
+        attempts = session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id == delivery.id)
+            .order_by(WebhookAttempt.number)
+        ).all()
+        result.append(
+            {
+                "id": delivery.id,
+                "event": delivery.event,
+                "url": delivery.url,
+                "state": delivery.state,
+                "next_attempt_at": (
+                    int(delivery.next_attempt_ts) if delivery.state == PENDING else None
+                ),
+                "attempts": [
+                    {
+                        "at": int(attempt.started_ts),
+                        "duration_ms": attempt.duration_ms,
+                        "http_status": attempt.http_status,
+                        "error": attempt.error,
+                    }
+                    for attempt in attempts
+                ],
+            }
+        )
+    return result
