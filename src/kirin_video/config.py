@@ -54,6 +54,17 @@ class Settings(BaseSettings):
     attention_backend: str | None = None  # a diffusers backend name, e.g. flash or _native_cudnn
     compile: bool = False  # torch.compile the transformer
 
+    # Callbacks (docs/api.md, "Callbacks").
+    webhook_secret: str | None = None  # for keys from KIRIN_API_KEYS; issued keys have their own
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    webhook_backoff_s: float = Field(default=15.0, gt=0)  # before the first retry
+    webhook_backoff_factor: float = Field(default=3.0, ge=1)
+    webhook_backoff_max_s: float = Field(default=8 * 3600.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_concurrency: int = Field(default=16, ge=1)
+    webhook_per_host: int = Field(default=4, ge=1)
+    webhook_poll_s: float = Field(default=1.0, gt=0)
+
     max_body_bytes: int = 64 * 1024 * 1024
     fetch_timeout_s: float = 10.0
     file_url_ttl_s: int = 24 * 3600

@@ -16,6 +16,10 @@ from kirin_video.storage.local import LocalStorage, load_or_create_secret
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.keys import Authenticator
 from kirin_video.tasks.service import TaskService
+from kirin_video.webhooks.backoff import Backoff
+from kirin_video.webhooks.dispatcher import Dispatcher
+from kirin_video.webhooks.sender import Sender
+from kirin_video.webhooks.signing import SecretBook, server_secret
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Services:
     fetcher: Fetcher
     worker: EmbeddedWorker
     engine: Engine
+    dispatcher: Dispatcher
 
     def start(self) -> None:
         """Bring the schema up to date, requeue what a crash interrupted, start working."""
@@ -36,9 +41,11 @@ class Services:
         if self.settings.workers:
             threading.Thread(target=self.engine.warm, name="kirin-warm", daemon=True).start()
         self.worker.start()
+        self.dispatcher.start()
 
     def stop(self) -> None:
         self.worker.stop(timeout_s=60)
+        self.dispatcher.stop()
         self.db.close()
 
 
@@ -63,6 +70,8 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         max_bytes=MAX_IMAGE_BYTES,
         allow_private=settings.allow_private_urls,
     )
+    dispatcher = build_dispatcher(settings, db, storage)
+    tasks.on_callback(dispatcher.notify)
     return Services(
         settings,
         db,
@@ -72,4 +81,34 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         fetcher,
         worker,
         engine,
+        dispatcher,
+    )
+
+
+def build_dispatcher(settings: Settings, db: Database, storage: LocalStorage) -> Dispatcher:
+    """The callback sender, with the settings' retry policy and address policy."""
+
+    def url_for(key: str, public_base: str | None) -> str:
+        base = settings.public_url or public_base or "http://localhost"
+        return storage.url(key, base_url=base)
+
+    return Dispatcher(
+        db=db,
+        sender=Sender(
+            timeout_s=settings.webhook_timeout_s, allow_private=settings.allow_private_urls
+        ),
+        secrets=SecretBook(
+            db, server_secret=server_secret(settings.webhook_secret, settings.data_dir)
+        ),
+        backoff=Backoff(
+            base_s=settings.webhook_backoff_s,
+            factor=settings.webhook_backoff_factor,
+            max_s=settings.webhook_backoff_max_s,
+            max_attempts=settings.webhook_max_attempts,
+        ),
+        url_for=url_for,
+        concurrency=settings.webhook_concurrency,
+        per_host=settings.webhook_per_host,
+        poll_s=settings.webhook_poll_s,
+        timeout_s=settings.webhook_timeout_s,
     )

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -44,8 +45,8 @@ async def resolve_host(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-class _Refused(Exception):
-    """A hop broke the policy; carries the rule and what was seen."""
+class AddressRefused(Exception):
+    """A URL broke the policy; carries the rule and what was seen."""
 
     def __init__(self, rule: str, detail: str) -> None:
         super().__init__(rule)
@@ -77,7 +78,7 @@ class Fetcher:
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await self._follow(url)
-        except _Refused as exc:
+        except AddressRefused as exc:
             raise self._error(field, exc.rule, url, exc.detail) from exc
         except TimeoutError as exc:
             raise self._error(field, reach, url, "timed out") from exc
@@ -108,46 +109,54 @@ class Fetcher:
                 finally:
                     await response.aclose()
                 current = current.join(location)
-        raise _Refused(f"URL must answer within {MAX_REDIRECTS} redirects", "more redirects")
+        raise AddressRefused(f"URL must answer within {MAX_REDIRECTS} redirects", "more redirects")
 
     async def _pinned_request(self, client: httpx.AsyncClient, url: httpx.URL) -> httpx.Request:
         """A request to the checked address itself, so DNS cannot change between check and use."""
-        if url.scheme not in _SCHEMES or not url.host:
-            raise _Refused("URL must be an absolute http or https URL", f"scheme {url.scheme!r}")
-        port = url.port or _SCHEMES[url.scheme]
-        try:
-            addresses = await self._resolve(url.host, port)
-        except OSError as exc:
-            raise _Refused("URL host must resolve", f"{url.host}: {exc}") from exc
-        if not addresses:
-            raise _Refused("URL host must resolve", f"{url.host}: no address")
-        ip = addresses[0]
-        if not self._allow_private:
-            for candidate in addresses:
-                reason = check_address(candidate)
-                if reason is not None:
-                    raise _Refused(
-                        "URL must point to a public address",
-                        f"{url.host} resolves to {candidate}, {reason}",
-                    )
-        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-        return client.build_request(
-            "GET",
-            url.copy_with(host=str(ip)),
-            headers={"Host": url.netloc.decode("ascii"), "Accept-Encoding": "identity"},
-            extensions=extensions,
+        target, headers, extensions = await pinned(
+            url, resolve=self._resolve, allow_private=self._allow_private
         )
+        headers["Accept-Encoding"] = "identity"
+        return client.build_request("GET", target, headers=headers, extensions=extensions)
 
     async def _body(self, response: httpx.Response) -> bytes:
         if not response.is_success:
             reach = f"URL must be reachable within {self._timeout_s:g}s"
-            raise _Refused(reach, f"HTTP {response.status_code}")
+            raise AddressRefused(reach, f"HTTP {response.status_code}")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
-            raise _Refused(f"must be at most {self._max_bytes} bytes", f"{declared} bytes declared")
+            raise AddressRefused(
+                f"must be at most {self._max_bytes} bytes", f"{declared} bytes declared"
+            )
         body = bytearray()
         async for chunk in response.aiter_bytes():
             body += chunk
             if len(body) > self._max_bytes:
-                raise _Refused(f"must be at most {self._max_bytes} bytes", "a larger body")
+                raise AddressRefused(f"must be at most {self._max_bytes} bytes", "a larger body")
         return bytes(body)
+
+
+async def pinned(
+    url: httpx.URL, *, resolve: Resolver, allow_private: bool
+) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """``url`` rewritten to a checked address, with the Host header and TLS name it needs."""
+    if url.scheme not in _SCHEMES or not url.host:
+        raise AddressRefused("URL must be an absolute http or https URL", f"scheme {url.scheme!r}")
+    port = url.port or _SCHEMES[url.scheme]
+    try:
+        addresses = await resolve(url.host, port)
+    except OSError as exc:
+        raise AddressRefused("URL host must resolve", f"{url.host}: {exc}") from exc
+    if not addresses:
+        raise AddressRefused("URL host must resolve", f"{url.host}: no address")
+    if not allow_private:
+        for candidate in addresses:
+            reason = check_address(candidate)
+            if reason is not None:
+                raise AddressRefused(
+                    "URL must point to a public address",
+                    f"{url.host} resolves to {candidate}, {reason}",
+                )
+    extensions: dict[str, Any] = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    headers = {"Host": url.netloc.decode("ascii")}
+    return url.copy_with(host=str(addresses[0])), headers, extensions

@@ -85,26 +85,26 @@ def lease_due(session: Session, *, limit: int, lease_s: float) -> list[Due]:
     ).all()
     leased = []
     for delivery, public_base in rows:
+        due = Due(
+            id=delivery.id,
+            task_id=delivery.task_id,
+            owner=delivery.owner,
+            url=delivery.url,
+            payload=delivery.payload,
+            attempt=delivery.attempts + 1,
+            public_base=public_base,
+        )
         taken = session.execute(
             update(WebhookDelivery)
             .where(
                 WebhookDelivery.id == delivery.id,
-                WebhookDelivery.next_attempt_ts == delivery.next_attempt_ts,
+                WebhookDelivery.attempts == delivery.attempts,  # nobody leased it meanwhile
             )
-            .values(next_attempt_ts=now + lease_s, attempts=WebhookDelivery.attempts + 1)
+            .values(next_attempt_ts=now + lease_s, attempts=due.attempt)
+            .execution_options(synchronize_session=False)
         )
         if taken.rowcount == 1:  # type: ignore[attr-defined]
-            leased.append(
-                Due(
-                    id=delivery.id,
-                    task_id=delivery.task_id,
-                    owner=delivery.owner,
-                    url=delivery.url,
-                    payload=delivery.payload,
-                    attempt=delivery.attempts + 1,
-                    public_base=public_base,
-                )
-            )
+            leased.append(due)
     return leased
 
 

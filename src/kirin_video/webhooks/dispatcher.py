@@ -1,0 +1,159 @@
+"""Send what the outbox owes: leased from the database, so restarts and crashes lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+import httpx
+
+from kirin_video.tasks.db import Database
+from kirin_video.tasks.view import signed_object
+from kirin_video.webhooks import outbox
+from kirin_video.webhooks.backoff import Backoff
+from kirin_video.webhooks.metrics import DELIVERIES
+from kirin_video.webhooks.sender import Outcome, Sender
+from kirin_video.webhooks.signing import SecretBook, signed_headers
+
+log = logging.getLogger(__name__)
+
+#: Turns a storage key into a URL, given the public base the task was created through.
+UrlFn = Callable[[str, str | None], str]
+
+_LEASE_MARGIN_S = 60.0  # a crashed sender's lease runs out this long after its timeout
+
+
+class Dispatcher:
+    """A thread running an event loop: bounded concurrency overall and per receiving host."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        sender: Sender,
+        secrets: SecretBook,
+        backoff: Backoff,
+        url_for: UrlFn,
+        concurrency: int,
+        per_host: int,
+        poll_s: float,
+        timeout_s: float,
+    ) -> None:
+        self._db = db
+        self._sender = sender
+        self._secrets = secrets
+        self._backoff = backoff
+        self._url_for = url_for
+        self._concurrency = concurrency
+        self._poll_s = poll_s
+        self._lease_s = timeout_s + _LEASE_MARGIN_S
+        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(per_host)
+        )
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="kirin-webhooks", daemon=True)
+        self._thread.start()
+
+    def notify(self, _delivery_id: str | None = None) -> None:
+        """Look at the outbox now rather than at the next poll."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def stop(self, *, timeout_s: float = 10.0) -> None:
+        """Finish the sends in flight (up to ``timeout_s``); unsent ones stay in the outbox."""
+        self._stopping = True
+        self.notify()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _main(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        try:
+            while not self._stopping:
+                await self._dispatch_due()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                self._wake.clear()
+            if self._in_flight:
+                await asyncio.wait(self._in_flight)
+        finally:
+            await self._sender.aclose()
+
+    async def _dispatch_due(self) -> None:
+        room = self._concurrency - len(self._in_flight)
+        if room <= 0:
+            return
+        try:
+            due = await asyncio.to_thread(self._lease, room)
+        except Exception:  # the database may be briefly unavailable; try at the next poll
+            log.exception("webhook outbox: could not lease deliveries")
+            return
+        for delivery in due:
+            task = asyncio.create_task(self._deliver(delivery))
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self.notify()  # a task's next delivery may be due now
+
+    def _lease(self, limit: int) -> list[outbox.Due]:
+        with self._db.session(write=True) as session:
+            return outbox.lease_due(session, limit=limit, lease_s=self._lease_s)
+
+    async def _deliver(self, due: outbox.Due) -> None:
+        try:
+            await self._attempt(due)
+        except Exception:  # left leased: the delivery is due again when its lease runs out
+            log.exception("callback %s: attempt %d broke", due.id, due.attempt)
+
+    async def _attempt(self, due: outbox.Due) -> None:
+        host = httpx.URL(due.url).host
+        async with self._hosts[host]:
+            started = time.time()
+            body = json.dumps(
+                signed_object(due.payload, sign=lambda key: self._url_for(key, due.public_base))
+            )
+            secret = await asyncio.to_thread(self._secrets.for_owner, due.owner)
+            headers = {
+                **signed_headers(secret=secret, msg_id=due.id, body=body),
+                "content-type": "application/json",
+                "user-agent": "kirin-video-webhooks",
+            }
+            outcome = await self._sender.post(due.url, body=body.encode(), headers=headers)
+        await asyncio.to_thread(self._record, due, started, outcome)
+
+    def _record(self, due: outbox.Due, started: float, outcome: Outcome) -> None:
+        next_ts = None
+        if not outcome.delivered and outcome.retryable:
+            delay = self._backoff.delay(due.attempt, retry_after_s=outcome.retry_after_s)
+            next_ts = None if delay is None else time.time() + delay
+        with self._db.session(write=True) as session:
+            outbox.record(
+                session,
+                due,
+                started_ts=started,
+                http_status=outcome.http_status,
+                error=outcome.error,
+                next_attempt_ts=next_ts,
+            )
+        result = "sent" if outcome.delivered else ("retried" if next_ts else "failed")
+        DELIVERIES.labels(result=result).inc()
+        if not outcome.delivered:
+            log.info("callback %s attempt %d: %s (%s)", due.id, due.attempt, outcome.error, result)

@@ -1,0 +1,97 @@
+"""POST one callback to a client's URL, under the same address policy as image URLs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from kirin_video.media.fetch import AddressRefused, Resolver, pinned, resolve_host
+from kirin_video.webhooks.backoff import retry_after
+
+MAX_RESPONSE_BYTES = 64 * 1024  # what is read of a receiver's answer, at most
+_CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt got: a 2xx, or an error to record, and whether retrying can help."""
+
+    http_status: int | None = None
+    error: str | None = None
+    retry_after_s: float | None = None
+    retryable: bool = True
+
+    @property
+    def delivered(self) -> bool:
+        return self.error is None
+
+
+class Sender:
+    """One pooled HTTP client; redirects are not followed, answers are read up to a cap."""
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float,
+        allow_private: bool,
+        resolve: Resolver = resolve_host,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._allow_private = allow_private
+        self._resolve = resolve
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+            timeout=httpx.Timeout(timeout_s, connect=min(_CONNECT_TIMEOUT_S, timeout_s)),
+        )
+
+    async def post(self, url: str, *, body: bytes, headers: dict[str, str]) -> Outcome:
+        """Send ``body``; never raises for the receiver's or the network's failures."""
+        try:
+            target, host, extensions = await pinned(
+                httpx.URL(url), resolve=self._resolve, allow_private=self._allow_private
+            )
+            request = self._client.build_request(
+                "POST", target, content=body, headers={**headers, **host}, extensions=extensions
+            )
+            response = await self._client.send(request, stream=True)
+        except AddressRefused as exc:
+            return Outcome(
+                error=f"{exc.rule}: {exc.detail}", retryable=exc.rule.endswith("resolve")
+            )
+        except httpx.TimeoutException as exc:
+            return Outcome(error=f"timed out ({type(exc).__name__})")
+        except (httpx.HTTPError, ValueError) as exc:
+            return Outcome(error=f"{type(exc).__name__}: {exc}"[:300])
+        try:
+            await _drain(response)
+        finally:
+            await response.aclose()
+        return _judged(response)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read at most ``MAX_RESPONSE_BYTES`` so the connection can be reused or dropped."""
+    read = 0
+    try:
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read >= MAX_RESPONSE_BYTES:
+                break
+    except httpx.HTTPError:
+        pass  # the status line is what counts
+
+
+def _judged(response: httpx.Response) -> Outcome:
+    status = response.status_code
+    if 200 <= status < 300:
+        return Outcome(http_status=status)
+    if response.is_redirect:
+        return Outcome(http_status=status, error=f"HTTP {status}: redirects are not followed")
+    wait = retry_after(response.headers.get("retry-after"))
+    return Outcome(http_status=status, error=f"HTTP {status}", retry_after_s=wait)

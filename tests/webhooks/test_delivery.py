@@ -1,0 +1,247 @@
+"""Callbacks through a live app to a real receiver: signed, retried, ordered, policed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from standardwebhooks import Webhook
+
+from kirin_video.config import Settings
+from kirin_video.tasks.db import Database
+from kirin_video.tasks.keys import issue_key
+from tests.conftest import KEY_A, b64, bearer, make_image
+from tests.webhooks.conftest import Answer, Receiver
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+FAST = {
+    "allow_private_urls": True,
+    "webhook_secret": SECRET,
+    "webhook_backoff_s": 0.2,
+    "webhook_backoff_factor": 1.0,
+    "webhook_poll_s": 0.05,
+    "webhook_timeout_s": 1.0,
+}
+IMAGE = b64(make_image(320, 320))
+
+
+@pytest.fixture
+def hooks(make_client: Callable[..., TestClient]) -> Callable[..., TestClient]:
+    """An app that sends callbacks quickly to loopback receivers."""
+    return lambda **overrides: make_client(**{**FAST, **overrides})
+
+
+def create(client: TestClient, url: str, token: str = KEY_A, **fields: Any) -> dict[str, Any]:
+    body = {"model": "kirin_v1_6_i2v", "image": IMAGE, "callback_url": url, **fields}
+    response = client.post("/v1/generation", json=body, headers=bearer(token))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def cancel(client: TestClient, task_id: str, token: str = KEY_A) -> None:
+    response = client.post(f"/v1/generation/{task_id}/cancel", headers=bearer(token))
+    assert response.status_code == 200, response.text
+
+
+def history(client: TestClient, task_id: str) -> list[dict[str, Any]]:
+    # the outbox as the service keeps it (the route over it is tested in tests/api)
+    services = client.app.state.services  # type: ignore[attr-defined]
+    return list(services.tasks.callbacks(owner=services.auth.caller(KEY_A), ref=task_id))
+
+
+def settle(client: TestClient, task_id: str, *, state: str, timeout_s: float = 20) -> list[Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        deliveries = history(client, task_id)
+        if deliveries and all(d["state"] == state for d in deliveries):
+            return deliveries
+        time.sleep(0.05)
+    raise TimeoutError(history(client, task_id))
+
+
+def test_every_status_change_is_posted_signed_and_in_order(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    client = hooks(workers=1)
+    task = create(client, receiver.url)
+    got = receiver.wait(delivered=2)
+    events = [Webhook(SECRET).verify(r.body, r.headers) for r in got]
+    assert [e["status"] for e in events] == ["processing", "completed"]
+    assert all(e["id"] == task["id"] for e in events)
+    final = client.get(f"/v1/generation/{task['id']}", headers=bearer(KEY_A)).json()
+    assert {k: v for k, v in events[1].items() if k != "output"} == {
+        k: v for k, v in final.items() if k != "output"
+    }
+    video = events[1]["output"][0]["content"][0]
+    assert client.get(video["url"]).status_code == 200  # a fresh, fetchable signed URL
+    assert got[0].headers["content-type"] == "application/json"
+
+
+def test_issued_keys_sign_with_their_own_secret(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    client = hooks()
+    issued = issue_key(client.app.state.services.db, name="hooks")  # type: ignore[attr-defined]
+    task = create(client, receiver.url, token=issued.api_key)
+    cancel(client, task["id"], token=issued.api_key)
+    (got,) = receiver.wait(delivered=1)
+    assert Webhook(issued.webhook_secret).verify(got.body, got.headers)["status"] == "cancelled"
+    with pytest.raises(Exception, match="signature"):
+        Webhook(SECRET).verify(got.body, got.headers)
+
+
+def test_failed_attempts_are_retried_with_the_same_webhook_id(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    receiver.script = [Answer(500), Answer(503), Answer(502)]
+    client = hooks()
+    task = create(client, receiver.url)
+    cancel(client, task["id"])
+    receiver.wait(delivered=1)
+    assert [r.answered for r in receiver.received] == [500, 503, 502, 200]
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+    (delivery,) = settle(client, task["id"], state="delivered")
+    assert [a["http_status"] for a in delivery["attempts"]] == [500, 503, 502, 200]
+    assert [a["error"] for a in delivery["attempts"]][:1] == ["HTTP 500"]
+    time.sleep(0.5)
+    assert len(receiver.delivered()) == 1  # delivered once, never again
+
+
+def test_a_receiver_that_is_down_gets_the_callback_once_it_is_up(
+    hooks: Callable[..., TestClient],
+) -> None:
+    probe = Receiver()
+    port = probe.port
+    probe.close()  # nothing listens on the port now: connections are refused
+    client = hooks()
+    task = create(client, f"http://127.0.0.1:{port}/hook")
+    cancel(client, task["id"])
+    time.sleep(0.8)
+    (delivery,) = history(client, task["id"])
+    assert delivery["state"] == "pending" and len(delivery["attempts"]) >= 2
+    assert all(a["http_status"] is None and a["error"] for a in delivery["attempts"])
+    late = Receiver(port)
+    try:
+        (got,) = late.wait(delivered=1)
+        assert got.headers["webhook-id"] == delivery["id"]
+    finally:
+        late.close()
+
+
+def test_a_slow_receiver_times_out_and_is_tried_again(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    receiver.script = [Answer(200, delay_s=1.5)]
+    client = hooks()
+    task = create(client, receiver.url)
+    cancel(client, task["id"])
+    (delivery,) = settle(client, task["id"], state="delivered")
+    assert "timed out" in delivery["attempts"][0]["error"]
+    assert delivery["attempts"][-1]["http_status"] == 200
+
+
+def test_retry_after_is_honoured(hooks: Callable[..., TestClient], receiver: Receiver) -> None:
+    receiver.script = [Answer(429, headers={"Retry-After": "2"})]
+    client = hooks()
+    task = create(client, receiver.url)
+    cancel(client, task["id"])
+    receiver.wait(delivered=1)
+    first, second = receiver.received
+    assert second.at - first.at >= 1.9  # not the 0.2 s the backoff alone would wait
+
+
+def test_attempts_end_after_the_configured_number(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    receiver.script = [Answer(500)] * 10
+    client = hooks(webhook_max_attempts=3)
+    task = create(client, receiver.url)
+    cancel(client, task["id"])
+    (delivery,) = settle(client, task["id"], state="failed")
+    assert len(delivery["attempts"]) == 3 and delivery["next_attempt_at"] is None
+    assert len(receiver.received) == 3
+
+
+def test_a_task_s_callbacks_go_out_in_status_order(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    receiver.script = [Answer(500), Answer(500), Answer(500)]  # the first event fails 3 times
+    client = hooks(workers=1)
+    task = create(client, receiver.url)
+    got = receiver.wait(delivered=2)
+    assert [r.json["status"] for r in got] == ["processing", "completed"]
+    assert [r.json["status"] for r in receiver.received[:4]] == ["processing"] * 4
+    assert task["status"] == "pending"
+
+
+def test_private_addresses_are_refused_without_the_allow_flag(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    client = hooks(allow_private_urls=False)
+    task = client.post(
+        "/v1/generation",
+        json={"model": "kirin_v1_6_i2v", "image": IMAGE, "callback_url": receiver.url},
+        headers=bearer(KEY_A),
+    ).json()
+    cancel(client, task["id"])
+    (delivery,) = settle(client, task["id"], state="failed")
+    assert "public address" in delivery["attempts"][0]["error"]
+    assert "loopback" in delivery["attempts"][0]["error"]
+    assert receiver.received == []
+
+
+def test_redirects_are_not_followed(hooks: Callable[..., TestClient], receiver: Receiver) -> None:
+    receiver.script = [Answer(302, headers={"Location": "/elsewhere"})]
+    client = hooks()
+    task = create(client, receiver.url)
+    cancel(client, task["id"])
+    receiver.wait(delivered=1)
+    assert [r.path for r in receiver.received] == ["/hook", "/hook"]
+    (delivery,) = settle(client, task["id"], state="delivered")
+    assert delivery["attempts"][0]["error"] == "HTTP 302: redirects are not followed"
+
+
+def test_metrics_count_sent_retried_and_failed(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    def count(client: TestClient, result: str) -> float:
+        text = client.get("/metrics").text
+        line = f'kirin_webhook_deliveries_total{{result="{result}"}} '
+        values = [float(row.split()[-1]) for row in text.splitlines() if row.startswith(line)]
+        return values[0] if values else 0.0
+
+    client = hooks(webhook_max_attempts=2)
+    before = {result: count(client, result) for result in ("sent", "retried", "failed")}
+    receiver.script = [Answer(500), Answer(500)]
+    failing = create(client, receiver.url)
+    cancel(client, failing["id"])
+    settle(client, failing["id"], state="failed")
+    passing = create(client, receiver.url)
+    cancel(client, passing["id"])
+    settle(client, passing["id"], state="delivered")
+    after = {result: count(client, result) for result in ("sent", "retried", "failed")}
+    assert {k: after[k] - before[k] for k in after} == {"sent": 1, "retried": 1, "failed": 1}
+
+
+def test_deliveries_survive_in_the_database(settings: Settings, receiver: Receiver) -> None:
+    from kirin_video.api.app import create_app
+
+    app_settings = settings.model_copy(update={**FAST, "webhook_backoff_s": 30.0})
+    receiver.script = [Answer(500)]
+    with TestClient(create_app(app_settings)) as client:
+        task = create(client, receiver.url)
+        cancel(client, task["id"])
+        deadline = time.monotonic() + 10
+        while not receiver.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    # stopped mid-backoff (30 s): the delivery waits in the outbox, then goes out on restart
+    db = Database(app_settings.sqlalchemy_url)
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE webhook_deliveries SET next_attempt_ts = 0")
+    db.close()
+    with TestClient(create_app(app_settings)):
+        (got,) = receiver.wait(delivered=1)
+    assert got.headers["webhook-id"] == receiver.received[0].headers["webhook-id"]
