@@ -245,3 +245,19 @@ def test_deliveries_survive_in_the_database(settings: Settings, receiver: Receiv
     with TestClient(create_app(app_settings)):
         (got,) = receiver.wait(delivered=1)
     assert got.headers["webhook-id"] == receiver.received[0].headers["webhook-id"]
+
+
+def test_a_slow_receiver_does_not_hold_up_another(hooks: Callable[..., TestClient]) -> None:
+    slow, fast = Receiver(), Receiver()
+    slow.script = [Answer(200, delay_s=2.0)] * 3
+    try:
+        client = hooks(webhook_per_host=1, webhook_timeout_s=5.0)
+        for url in (slow.url, slow.url, slow.url, fast.url):
+            cancel(client, create(client, url)["id"])
+        started = time.time()
+        (got,) = fast.wait(delivered=1)
+        assert got.at - started < 1.5  # while the slow host still works through its queue
+        assert len(slow.delivered()) <= 1
+    finally:
+        slow.close()
+        fast.close()

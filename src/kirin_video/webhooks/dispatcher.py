@@ -124,8 +124,8 @@ class Dispatcher:
             log.exception("callback %s: attempt %d broke", due.id, due.attempt)
 
     async def _attempt(self, due: outbox.Due) -> None:
-        host = httpx.URL(due.url).host
-        async with self._hosts[host]:
+        url = httpx.URL(due.url)
+        async with self._hosts[f"{url.host}:{url.port or url.scheme}"]:
             started = time.time()
             body = json.dumps(
                 signed_object(due.payload, sign=lambda key: self._url_for(key, due.public_base))
