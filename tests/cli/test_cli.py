@@ -154,3 +154,53 @@ def test_keys_create_list_revoke_then_key_is_refused(live: list[str]) -> None:
     refused = runner.invoke(app, ["task", "list", "--server", server, "--api-key", api_key])
     assert refused.exit_code == 1 and "8002005006" in refused.output
     assert runner.invoke(app, ["keys", "revoke", "ak_nobody"]).exit_code == 1
+
+
+def test_task_callbacks_shows_deliveries_and_attempts(data_dir: Path) -> None:
+    from kirin_video.client import Client
+
+    # no worker: the one status change, and so the one delivery, is the cancel
+    with embedded_server(Settings(data_dir=data_dir, workers=0)) as (url, key):
+        options = ["--server", url, "--api-key", key]
+        with Client(url, key) as client:
+            task = client.create(
+                "kirin_v1_6_i2v", image=make_image(), callback_url="http://127.0.0.1:9/hook"
+            )
+            client.cancel(task)
+        as_json = runner.invoke(app, ["task", "callbacks", task.id, "--output", "json", *options])
+        [delivery] = json.loads(as_json.stdout)["data"]
+        assert delivery["event"] == "cancelled" and delivery["url"] == "http://127.0.0.1:9/hook"
+        table = runner.invoke(app, ["task", "callbacks", task.id, *options])
+        assert table.exit_code == 0, table.output
+        assert "cancelled" in table.stdout and "next attempt" in table.stdout
+        unknown = runner.invoke(app, ["task", "callbacks", "task_nope", *options])
+        assert unknown.exit_code == 1 and "8002005013" in unknown.output
+
+
+def test_keys_create_shows_and_rotate_replaces_the_webhook_secret(data_dir: Path) -> None:
+    from kirin_video.tasks import keys
+    from kirin_video.tasks.db import Database
+
+    created = runner.invoke(app, ["keys", "create"])
+    fields = dict(line.split(":", 1) for line in created.stdout.splitlines() if ":" in line)
+    access_id, first = fields["access id"].strip(), fields["webhook secret"].strip()
+    assert first.startswith("whsec_")
+    rotated = runner.invoke(app, ["keys", "rotate-webhook-secret", access_id])
+    assert rotated.exit_code == 0, rotated.output
+    second = rotated.stdout.split("webhook secret:", 1)[1].split()[0]
+    assert second.startswith("whsec_") and second != first
+    db = Database.from_settings(Settings(data_dir=data_dir))
+    try:
+        assert keys.webhook_secret(db, access_id) == second
+    finally:
+        db.close()
+
+
+def test_keys_rotate_webhook_secret_refuses_unknown_and_revoked_keys() -> None:
+    unknown = runner.invoke(app, ["keys", "rotate-webhook-secret", "ak_nobody"])
+    assert unknown.exit_code == 1 and "ak_nobody" in unknown.output
+    created = runner.invoke(app, ["keys", "create"]).stdout
+    access_id = created.split("access id:", 1)[1].split()[0]
+    assert runner.invoke(app, ["keys", "revoke", access_id]).exit_code == 0
+    revoked = runner.invoke(app, ["keys", "rotate-webhook-secret", access_id])
+    assert revoked.exit_code == 1 and "no active key" in revoked.output

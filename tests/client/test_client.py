@@ -1,18 +1,29 @@
-"""The SDK against a fake server at the HTTP edge (httpx.MockTransport)."""
+"""The SDK against a fake server at the HTTP edge (httpx.MockTransport) and the real one."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
+from standardwebhooks import Webhook
 
-from kirin_video.client import AsyncClient, Client, KirinAPIError, Task
+from kirin_video.cli._common import embedded_server
+from kirin_video.client import (
+    AsyncClient,
+    Client,
+    KirinAPIError,
+    Task,
+    WebhookVerificationError,
+    verify_webhook,
+)
+from kirin_video.config import Settings
 from tests.conftest import make_image
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -200,3 +211,75 @@ def test_async_client_creates_and_waits() -> None:
             return await client.wait(task)
 
     assert asyncio.run(scenario()).status == "completed"
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The real server on a loopback port (no worker): base URL and a key."""
+    with embedded_server(Settings(data_dir=tmp_path / "data", workers=0)) as target:
+        yield target
+
+
+def _cancelled_with_callback(client: Client) -> Task:
+    task = client.create("kirin_v1_6_i2v", image=PNG, callback_url="http://127.0.0.1:9/hook")
+    return client.cancel(task)
+
+
+def test_callbacks_lists_the_deliveries_from_the_server(live: tuple[str, str]) -> None:
+    with Client(*live) as client:
+        deliveries = client.callbacks(_cancelled_with_callback(client))
+    assert [(d["event"], d["url"]) for d in deliveries] == [
+        ("cancelled", "http://127.0.0.1:9/hook")
+    ]
+
+
+def test_async_callbacks_and_unknown_task(live: tuple[str, str]) -> None:
+    import asyncio
+
+    with Client(*live) as client:
+        task = _cancelled_with_callback(client)
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with AsyncClient(*live) as client:
+            with pytest.raises(KirinAPIError) as caught:
+                await client.callbacks("task_nope")
+            assert caught.value.code == "8002005013"
+            return await client.callbacks(task.id)
+
+    assert [d["event"] for d in asyncio.run(scenario())] == ["cancelled"]
+
+
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+
+
+def signed(body: str, *, secret: str = SECRET, at: datetime | None = None) -> httpx.Headers:
+    moment = at or datetime.now(UTC)
+    return httpx.Headers(
+        {
+            "Webhook-Id": "msg_1",
+            "Webhook-Timestamp": str(int(moment.timestamp())),
+            "Webhook-Signature": Webhook(secret).sign("msg_1", moment, body),
+        }
+    )
+
+
+def test_verify_webhook_returns_the_task_object() -> None:
+    body = json.dumps(COMPLETED)
+    assert verify_webhook(body.encode(), signed(body), SECRET) == COMPLETED
+    assert verify_webhook(body, dict(signed(body)), SECRET)["id"] == "task_1"
+
+
+def test_verify_webhook_refuses_a_tampered_body() -> None:
+    body = json.dumps(COMPLETED)
+    with pytest.raises(WebhookVerificationError, match="callback refused") as caught:
+        verify_webhook(body.replace("completed", "failed"), signed(body), SECRET)
+    assert isinstance(caught.value, KirinAPIError) and caught.value.code == "webhook_invalid"
+
+
+def test_verify_webhook_refuses_another_secret_and_a_stale_timestamp() -> None:
+    body = json.dumps(COMPLETED)
+    other = "whsec_" + base64.b64encode(b"x" * 32).decode()
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(body, signed(body, secret=other), SECRET)
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        verify_webhook(body, signed(body, at=datetime.now(UTC) - timedelta(hours=1)), SECRET)

@@ -1,4 +1,4 @@
-"""`kirin keys`: issue, list and revoke API keys in the server's database."""
+"""`kirin keys`: issue, list and revoke API keys, and rotate their webhook secrets."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from rich.table import Table
 if TYPE_CHECKING:
     from kirin_video.tasks.db import Database
 
-keys_app = typer.Typer(help="Issue, list and revoke API keys (on the server's database).")
+keys_app = typer.Typer(
+    help="Issue, list and revoke API keys, rotate webhook secrets (on the server's database)."
+)
 console = Console()
 
 
@@ -37,10 +39,11 @@ def create(name: Annotated[str, typer.Option(help="a label for the key")] = "") 
     from kirin_video.tasks import keys
 
     issued = keys.issue_key(_database(), name=name)
-    typer.echo(f"api key:    {issued.api_key}")
-    typer.echo(f"access id:  {issued.access_id}")
-    typer.echo(f"jwt secret: {issued.secret}")
-    console.print("[yellow]Store the key and secret now: they are not shown again.[/yellow]")
+    typer.echo(f"api key:        {issued.api_key}")
+    typer.echo(f"access id:      {issued.access_id}")
+    typer.echo(f"jwt secret:     {issued.secret}")
+    typer.echo(f"webhook secret: {issued.webhook_secret}")
+    console.print("[yellow]Store the key and secrets now: they are not shown again.[/yellow]")
 
 
 @keys_app.command("list")
@@ -63,3 +66,18 @@ def revoke(access_id: str) -> None:
         Console(stderr=True).print(f"[red]error:[/red] no key with access id {access_id!r}")
         raise typer.Exit(1)
     console.print(f"revoked {access_id}")
+
+
+@keys_app.command("rotate-webhook-secret")
+def rotate_webhook_secret(access_id: str) -> None:
+    """Give a key a new webhook secret; callbacks sent from now on are signed with it."""
+    from kirin_video.tasks import keys
+
+    secret = keys.rotate_webhook_secret(_database(), access_id)
+    if secret is None:
+        Console(stderr=True).print(
+            f"[red]error:[/red] no active key with access id {access_id!r}", highlight=False
+        )
+        raise typer.Exit(1)
+    typer.echo(f"webhook secret: {secret}")
+    console.print("[yellow]Store the secret now: it is not shown again.[/yellow]")

@@ -1,18 +1,18 @@
-"""`kirin task`: status, list and cancel of tasks on a server."""
+"""`kirin task`: status, list, cancel and callback deliveries of tasks on a server."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from kirin_video.cli import _common
 from kirin_video.client import Task
 
-task_app = typer.Typer(help="Look at and cancel tasks on a server.")
+task_app = typer.Typer(help="Look at and cancel tasks on a server, and see their callbacks.")
 
 
 class StatusOutput(StrEnum):
@@ -100,3 +100,53 @@ def cancel(
     """Cancel a pending or processing task."""
     task = _common.call(server, api_key, lambda client: client.cancel(task_id))
     _common.console.print(f"{task.id} {task.status}", highlight=False)
+
+
+def _short_when(timestamp: int | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%m-%d %H:%M:%S")
+
+
+def _result(attempt: dict[str, Any]) -> str:
+    status = attempt.get("http_status")
+    return str(attempt.get("error") or (f"HTTP {status}" if status is not None else ""))
+
+
+def _delivery_rows(delivery: dict[str, Any]) -> list[list[str]]:
+    """One row per attempt (an empty one if none yet): the delivery first, its next try last."""
+    attempts = delivery.get("attempts") or []
+    rows = [
+        ["", "", "", str(number), _short_when(attempt.get("at")), _result(attempt), ""]
+        for number, attempt in enumerate(attempts, start=1)
+    ] or [["", "", "", "", "", "", ""]]
+    rows[0][:3] = [str(delivery.get(name, "")) for name in ("id", "event", "state")]
+    rows[-1][-1] = _short_when(delivery.get("next_attempt_at"))
+    return rows
+
+
+@task_app.command("callbacks")
+def callbacks(
+    task_id: str,
+    output: Annotated[ListOutput, typer.Option("--output", "-o")] = ListOutput.text,
+    server: _common.ServerOption = None,
+    api_key: _common.ApiKeyOption = None,
+) -> None:
+    """Show a task's callback deliveries and every attempt to send them."""
+    deliveries = _common.call(server, api_key, lambda client: client.callbacks(task_id))
+    if output is ListOutput.json:
+        _common.print_json({"data": deliveries})
+        return
+    table = Table(
+        Column("delivery", overflow="fold"),
+        Column("event", no_wrap=True),
+        Column("state", no_wrap=True),
+        Column("#", no_wrap=True),
+        Column("at (UTC)", no_wrap=True),
+        Column("result", overflow="fold"),
+        Column("next attempt", no_wrap=True),
+    )
+    for delivery in deliveries:
+        for row in _delivery_rows(delivery):
+            table.add_row(*row)
+    _common.console.print(table)

@@ -127,6 +127,10 @@ class Client:
     def cancel(self, task: Task | str) -> Task:
         return Task.from_json(self._call("POST", f"{p.GENERATION}/{p.task_id(task)}/cancel"))
 
+    def callbacks(self, task: Task | str) -> builtins.list[dict[str, Any]]:
+        """The task's callback deliveries, oldest first, each with its attempts."""
+        return list(self._call("GET", p.callbacks_path(task))["data"])
+
     def models(self) -> builtins.list[dict[str, Any]]:
         return list(self._call("GET", "/v1/models")["data"])
 
@@ -243,6 +247,9 @@ class AsyncClient:
     async def cancel(self, task: Task | str) -> Task:
         path = f"{p.GENERATION}/{p.task_id(task)}/cancel"
         return Task.from_json(await self._call("POST", path))
+
+    async def callbacks(self, task: Task | str) -> builtins.list[dict[str, Any]]:
+        return list((await self._call("GET", p.callbacks_path(task)))["data"])
 
     async def models(self) -> builtins.list[dict[str, Any]]:
         return list((await self._call("GET", "/v1/models"))["data"])

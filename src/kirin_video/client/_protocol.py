@@ -39,6 +39,10 @@ def task_id(task: Task | str) -> str:
     return task.id if isinstance(task, Task) else task
 
 
+def callbacks_path(task: Task | str) -> str:
+    return f"{GENERATION}/{task_id(task)}/callbacks"
+
+
 def parse(response: httpx.Response) -> Any:
     """The JSON answer, or a ``KirinAPIError`` with the server's code and message."""
     if response.is_success:

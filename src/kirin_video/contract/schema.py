@@ -113,6 +113,26 @@ class TaskPage(BaseModel):
     next_cursor: str | None
 
 
+class CallbackAttempt(BaseModel):
+    at: int = Field(description="when the attempt started, unix seconds")
+    duration_ms: int
+    http_status: int | None = Field(description="the receiver's answer; null if none came")
+    error: str | None = Field(description="why it did not count as delivered; null once it did")
+
+
+class CallbackDelivery(BaseModel):
+    id: str = Field(description="the webhook-id header: the same on every retry")
+    event: Literal["processing", "completed", "failed", "cancelled"]
+    url: str
+    state: Literal["pending", "delivered", "failed"]
+    next_attempt_at: int | None = Field(description="unix seconds; null unless pending")
+    attempts: list[CallbackAttempt]
+
+
+class CallbackList(BaseModel):
+    data: list[CallbackDelivery]
+
+
 class ModelList(BaseModel):
     data: list[dict[str, Any]]
 

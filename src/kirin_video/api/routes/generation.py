@@ -1,4 +1,4 @@
-"""Tasks: create, get (by id or external id), list, cancel."""
+"""Tasks: create, get (by id or external id), list, cancel, and their callback deliveries."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from kirin_video.api.render import public_base, render_task
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
 from kirin_video.contract.params import parse_request
-from kirin_video.contract.schema import TaskObject, TaskPage, error_responses
+from kirin_video.contract.schema import CallbackList, TaskObject, TaskPage, error_responses
 from kirin_video.media.intake import load_image
 from kirin_video.tasks.service import StoredImage
 
@@ -112,3 +112,13 @@ def cancel_task(
 ) -> dict[str, Any]:
     task = services.tasks.cancel(owner=caller, ref=ref)
     return render_task(task, request=request, services=services)
+
+
+@router.get(
+    "/{ref}/callbacks",
+    summary="The task's callback deliveries and their attempts, oldest first",
+    response_model=None,
+    responses={200: {"model": CallbackList}, **error_responses(401, 404)},
+)
+def list_callbacks(ref: str, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    return {"data": services.tasks.callbacks(owner=caller, ref=ref)}
