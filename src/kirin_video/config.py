@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     webhook_per_host: int = Field(default=4, ge=1)
     webhook_poll_s: float = Field(default=1.0, gt=0)
 
+    # Abuse limits, per API key (docs/api.md, "Limits").
+    rate_limit: str = "100/second"  # requests, in the `limits` notation: "5/second", "600/minute"
+    rate_limit_storage: str = "memory://"  # e.g. redis://host:6379 to share it between API nodes
+    max_unfinished_tasks: int = Field(default=100, ge=1)  # pending + processing
+
     max_body_bytes: int = 64 * 1024 * 1024
     fetch_timeout_s: float = 10.0
     file_url_ttl_s: int = 24 * 3600

@@ -71,6 +71,9 @@ def test_jwt_signed_with_key_secret_is_accepted(client: TestClient) -> None:
             issued.secret,
             algorithm="HS512",
         ),
+        lambda issued: jwt.encode(
+            {"iss": issued.access_id, "exp": int(time.time()) + 60}, None, algorithm="none"
+        ),
         lambda issued: "a.b.c",
     ],
     ids=[
@@ -85,6 +88,7 @@ def test_jwt_signed_with_key_secret_is_accepted(client: TestClient) -> None:
         "jwt wrong secret",
         "jwt unknown issuer",
         "jwt other algorithm",
+        "jwt alg none",
         "malformed jwt",
     ],
 )

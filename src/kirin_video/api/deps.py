@@ -29,7 +29,9 @@ async def get_caller(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("Authorization: must be 'Bearer <API key or JWT>'; got none")
     services = get_services(request)
-    return await run_in_threadpool(services.auth.caller, credentials.credentials)
+    caller = await run_in_threadpool(services.auth.caller, credentials.credentials)
+    services.limiter.hit(caller)
+    return caller
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

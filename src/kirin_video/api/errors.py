@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from kirin_video.contract.errors import ErrorCode, KirinError
+from kirin_video.contract.errors import ErrorCode, KirinError, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(KirinError)
     async def _kirin(_request: Request, exc: KirinError) -> JSONResponse:
-        return error_response(status=exc.http_status, code=exc.code, message=exc.message)
+        response = error_response(status=exc.http_status, code=exc.code, message=exc.message)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from kirin_video.api.ratelimit import RateLimiter
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import MAX_IMAGE_BYTES
 from kirin_video.engines.base import Engine
@@ -33,6 +34,7 @@ class Services:
     worker: EmbeddedWorker
     engine: Engine
     dispatcher: Dispatcher
+    limiter: RateLimiter
 
     def start(self) -> None:
         """Bring the schema up to date, requeue what a crash interrupted, start working."""
@@ -56,7 +58,9 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         secret=load_or_create_secret(settings.data_dir),
         ttl_s=settings.file_url_ttl_s,
     )
-    tasks = TaskService(db, max_attempts=settings.max_attempts)
+    tasks = TaskService(
+        db, max_attempts=settings.max_attempts, max_unfinished=settings.max_unfinished_tasks
+    )
     engine = engine or load_engine(settings)
     runtime = Runtime(settings=settings, service=tasks, storage=storage, engine=engine)
     worker = EmbeddedWorker(
@@ -82,6 +86,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         worker,
         engine,
         dispatcher,
+        RateLimiter(settings.rate_limit, storage=settings.rate_limit_storage),
     )
 
 

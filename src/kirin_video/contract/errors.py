@@ -104,7 +104,13 @@ class TaskAlreadyFinished(KirinError):
 
 
 class RateLimited(KirinError):
+    """Too many requests or unfinished tasks for one key; ``retry_after_s`` says when to retry."""
+
     code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class RequestTooLarge(KirinError):

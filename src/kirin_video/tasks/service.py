@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from kirin_video.contract import catalog as c
 from kirin_video.contract.catalog import Status
@@ -20,6 +21,7 @@ from kirin_video.contract.errors import (
     ErrorCode,
     ExternalIdTaken,
     InvalidRequest,
+    RateLimited,
     TaskAlreadyFinished,
     TaskNotFound,
 )
@@ -28,6 +30,8 @@ from kirin_video.tasks.db import Database
 from kirin_video.tasks.states import can_move
 from kirin_video.tasks.tables import Task, TaskImage
 from kirin_video.webhooks import outbox
+
+_UNFINISHED_RETRY_S = 10.0  # a task takes at least this long; sooner is pointless
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,10 @@ def new_task_id() -> str:
 class TaskService:
     """Creates, reads, lists, cancels, claims and finishes tasks."""
 
-    def __init__(self, db: Database, *, max_attempts: int = 3) -> None:
+    def __init__(self, db: Database, *, max_attempts: int = 3, max_unfinished: int = 100) -> None:
         self.db = db
         self.max_attempts = max_attempts
+        self.max_unfinished = max_unfinished
         self._created_listeners: list[Callable[[str], None]] = []
         self._callback_listeners: list[Callable[[str], None]] = []
 
@@ -104,6 +109,7 @@ class TaskService:
         )
         try:
             with self.db.session(write=True) as session:
+                self._check_unfinished(session, owner)
                 session.add(task)
                 session.flush()
                 session.add_all(
@@ -118,6 +124,20 @@ class TaskService:
         for listener in self._created_listeners:
             listener(task.id)
         return task
+
+    def _check_unfinished(self, session: Session, owner: str) -> None:
+        """One key may not queue more than ``max_unfinished`` tasks (counted in the write lock)."""
+        unfinished = session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(Task.owner == owner, Task.status.in_([Status.PENDING, Status.PROCESSING]))
+        )
+        if unfinished is not None and unfinished >= self.max_unfinished:
+            raise RateLimited(
+                f"tasks: at most {self.max_unfinished} pending or processing tasks per API key; "
+                f"got {unfinished} already, retry when some finish",
+                retry_after_s=_UNFINISHED_RETRY_S,
+            )
 
     def get(self, *, owner: str, ref: str) -> Task:
         """A task by id or by the caller's external id; another caller's task is not found."""
@@ -184,12 +204,32 @@ class TaskService:
     # 2. Worker side: what the runtime calls.
 
     def next_pending(self) -> str | None:
-        """The oldest pending task id, for the embedded worker."""
+        """The next task to run: the oldest pending one of the key served longest ago.
+
+        Keys take turns (fewest tasks running first, then least recently started), so one key's
+        thousand queued tasks do not hold back another key's first; each key's own are FIFO.
+        """
+        served = (
+            select(
+                Task.owner,
+                func.sum(case((Task.status == Status.PROCESSING, 1), else_=0)).label("running"),
+                func.max(Task.started_ts).label("last_started"),
+            )
+            .where(Task.started_ts.is_not(None))
+            .group_by(Task.owner)
+            .subquery()
+        )
         with self.db.session() as session:
             return session.scalar(
                 select(Task.id)
+                .outerjoin(served, served.c.owner == Task.owner)
                 .where(Task.status == Status.PENDING)
-                .order_by(Task.created_ts, Task.id)
+                .order_by(
+                    func.coalesce(served.c.running, 0),
+                    func.coalesce(served.c.last_started, 0.0),
+                    Task.created_ts,
+                    Task.id,
+                )
                 .limit(1)
             )
 
