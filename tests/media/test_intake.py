@@ -188,3 +188,22 @@ def test_load_image_fetches_urls(make_image: MakeImage) -> None:
     )
     image = asyncio.run(load_image(spec, fetcher=fetcher))
     assert (image.width, image.height) == (300, 700)
+
+
+def test_base64_in_the_url_safe_alphabet_is_accepted() -> None:
+    data = bytes(range(256)) * 4  # holds the bytes that encode to + and / (- and _ URL-safe)
+    assert decode_base64(base64.urlsafe_b64encode(data).decode(), field="image") == data
+
+
+def test_base64_mixing_both_alphabets_is_refused_naming_the_rule() -> None:
+    with pytest.raises(InvalidRequest, match="image: must be a JPEG or PNG as standard base64"):
+        decode_base64("ab+c-d/e_f==", field="image")
+
+
+def test_sixteen_bit_png_is_accepted_as_rgb() -> None:
+    buffer = io.BytesIO()
+    ramp = np.linspace(0, 65535, 320 * 320, dtype=np.uint16).reshape(320, 320)
+    Image.fromarray(ramp).save(buffer, format="PNG")
+    image = decode_image(buffer.getvalue(), field="image")
+    rgb = np.asarray(image.to_rgb())
+    assert rgb.shape == (320, 320, 3) and rgb[0, 0, 0] < 5 and rgb[-1, -1, 0] > 250

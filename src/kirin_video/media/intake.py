@@ -25,6 +25,7 @@ MAX_PIXELS = 8192 * 8192
 
 _WHITESPACE = re.compile(r"\s+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_URL_SAFE = str.maketrans("-_", "+/")
 _ROTATED = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
 _EXIF_ORIENTATION = 0x0112
 _URL_PREFIXES = ("http://", "https://")
@@ -61,7 +62,10 @@ def _invalid(field: str, rule: str, got: str) -> InvalidRequest:
 
 
 def decode_base64(value: str, *, field: str) -> bytes:
-    """Raw base64 (whitespace and missing padding tolerated) to bytes; data URLs are refused."""
+    """Raw base64 to bytes: whitespace, missing padding and the URL-safe alphabet are tolerated.
+
+    Data URLs are refused with advice, since the contract asks for the bare base64.
+    """
     if value.lstrip()[:5].lower() == "data:":
         raise _invalid(
             field,
@@ -69,6 +73,8 @@ def decode_base64(value: str, *, field: str) -> bytes:
             shown(value),
         )
     compact = _WHITESPACE.sub("", value)
+    if ("-" in compact or "_" in compact) and not ("+" in compact or "/" in compact):
+        compact = compact.translate(_URL_SAFE)  # the URL-safe alphabet, as some clients send
     rule = "must be a JPEG or PNG as standard base64 or an http(s) URL"
     if not compact or not _BASE64.fullmatch(compact) or len(compact.rstrip("=")) % 4 == 1:
         raise _invalid(field, rule, shown(value))
