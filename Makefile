@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 OUT ?= out/valley.mp4
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench load clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,9 @@ test: install lint typecheck
 
 bench: install
 	$(BIN)/python benchmarks/api.py
+
+load: install
+	$(BIN)/python benchmarks/load.py --clients 16 --seconds 30
 
 clean:
 	rm -rf $(VENV) kirin-data out .pytest_cache .mypy_cache .ruff_cache
