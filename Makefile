@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 OUT ?= out/valley.mp4
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: install run test lint typecheck bench load clean
+.PHONY: install run test lint typecheck fuzz bench load clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ typecheck: install
 
 test: install lint typecheck
 	$(BIN)/pytest -q
+
+fuzz: install
+	KIRIN_FUZZ_EXAMPLES=500 $(BIN)/pytest -q tests/api/test_fuzz.py
 
 bench: install
 	$(BIN)/python benchmarks/api.py

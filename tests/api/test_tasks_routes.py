@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import KEY_A, b64, bearer, make_image
@@ -88,6 +91,18 @@ def test_list_refuses_bad_parameters(client: TestClient) -> None:
     ):
         response = client.get(f"/v1/generation?{query}", headers=bearer(KEY_A))
         assert (response.status_code, response.json()["error"]["code"]) == (400, code), query
+
+
+@pytest.mark.parametrize(
+    "decoded",
+    [b"[" + b"1" * 400 + b', "task_x"]', b"[" * 5000 + b"]" * 5000, b'"ab"', b"\xff"],
+    ids=["huge number", "deep nesting", "not a pair", "not UTF-8"],
+)
+def test_list_refuses_a_forged_cursor(client: TestClient, decoded: bytes) -> None:
+    cursor = base64.urlsafe_b64encode(decoded).decode().rstrip("=")
+    response = client.get(f"/v1/generation?cursor={cursor}", headers=bearer(KEY_A))
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "8002005014")
+    assert response.json()["error"]["message"].startswith("cursor: ")
 
 
 def test_cancel_pending_task_then_cancel_again_is_409(client: TestClient) -> None:

@@ -29,6 +29,7 @@ def multi(**fields: Any) -> dict[str, Any]:
 REJECTED = [
     ("model missing", {"image": PNG}, "8002005011", "model"),
     ("model unknown", i2v(model="kirin_v9"), "8002005011", "kirin_v9"),
+    ("model not a string", i2v(model=["kirin_v1_6_i2v"]), "8002005011", "model"),
     ("image_list missing", {"model": MULTI, "prompt": "x"}, "8002005001", "image_list"),
     ("image_list empty", multi(image_list=[]), "8002005001", "image_list"),
     ("image_list item without image", multi(image_list=[{}]), "8002005001", "image_list[0]"),
@@ -50,6 +51,7 @@ REJECTED = [
         "image_list[1].image",
     ),
     ("image URL on loopback", i2v(image="http://127.0.0.1:9/a.png"), "8002005002", "127.0.0.1"),
+    ("image URL unparseable", i2v(image="http://[::1/a.png"), "8002005002", "http://[::1"),
     ("multi prompt missing", multi(prompt=None), "8002005003", "prompt"),
     ("multi prompt empty", multi(prompt=""), "8002005003", "0 characters"),
     ("prompt too long", multi(prompt="x" * 2501), "8002005003", "2501"),
@@ -74,6 +76,8 @@ REJECTED = [
     ("seed not integer", i2v(seed=1.5), "8002005014", "seed"),
     ("callback_url ftp", i2v(callback_url="ftp://example.com/x"), "8002005012", "ftp://"),
     ("callback_url relative", i2v(callback_url="/hook"), "8002005012", "callback_url"),
+    ("callback_url unparseable", i2v(callback_url="http://[::1/hook"), "8002005012", "[::1"),
+    ("callback_url port too big", i2v(callback_url="http://a.test:99999/"), "8002005012", "99999"),
     ("callback_url not string", i2v(callback_url=5), "8002005014", "callback_url"),
     ("callback alias relative", i2v(callback="hook"), "8002005012", "callback:"),
     ("external_task_id empty", i2v(external_task_id=""), "8002005010", "external_task_id"),
@@ -142,6 +146,20 @@ def test_body_that_is_not_json_is_refused(client: TestClient) -> None:
     response = client.post("/v1/generation", content=b"{not json", headers=bearer(KEY_A))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "8002005014"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [(b"[" * 100_000, "nested too deeply"), (b'{"seed": ' + b"9" * 5000 + b"}", "too many digits")],
+    ids=["nested too deeply", "number of 5000 digits"],
+)
+def test_body_that_json_cannot_read_is_refused(
+    client: TestClient, body: bytes, fragment: str
+) -> None:
+    response = client.post("/v1/generation", content=body, headers=bearer(KEY_A))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "8002005014"
+    assert fragment in response.json()["error"]["message"]
 
 
 def test_body_over_the_limit_is_413(make_client: Any) -> None:

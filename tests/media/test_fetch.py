@@ -117,6 +117,27 @@ def _redirects(target: Callable[[str], str]) -> Handler:
     return handler
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/a.png",
+        "http://256.256.256.256/a.png",
+        "http://cdn.test\x00/a.png",
+        "http://xn--/a.png",
+        "http://☃.test/a.png",
+        "http://cdn.test:99999/a.png",
+    ],
+)
+def test_url_that_cannot_be_parsed_is_refused(url: str) -> None:
+    message = refusal(fetcher(lambda r: httpx.Response(200)), url)
+    assert message.startswith("image: URL must be an absolute http or https URL; got ")
+
+
+def test_host_the_resolver_cannot_encode_is_refused() -> None:
+    client = Fetcher(timeout_s=2.0, max_bytes=1000, allow_private=False)  # the system resolver
+    assert "absolute http or https URL" in refusal(client, f"http://{'a' * 64}.test/a.png")
+
+
 def test_redirect_is_followed() -> None:
     client = fetcher(_redirects(lambda path: "https://mirror.test/b"))
     assert fetch(client, "https://cdn.test/a") == b"moved"

@@ -51,6 +51,13 @@ def test_tampered_or_expired_url_is_refused(client: TestClient, tmp_path: Path) 
         assert response.json()["error"]["code"] == "8002005006"
 
 
+def test_signature_with_non_ascii_characters_is_refused(client: TestClient) -> None:
+    expires = int(time.time()) + 60
+    response = client.get(f"/files/task_x/video.mp4?expires={expires}&sig=%C3%A9")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "8002005006"
+
+
 def test_keys_cannot_escape_the_root(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path, secret=b"s" * 32, ttl_s=60)
     for key in ("../secret", "/etc/passwd", "a/../../b"):

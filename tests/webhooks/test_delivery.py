@@ -261,3 +261,14 @@ def test_a_slow_receiver_does_not_hold_up_another(hooks: Callable[..., TestClien
     finally:
         slow.close()
         fast.close()
+
+
+@pytest.mark.parametrize("url", ["http://256.256.256.256/hook", "http://a\x00b/"])
+def test_callback_urls_the_sender_cannot_parse_are_refused_at_create(
+    hooks: Callable[..., TestClient], url: str
+) -> None:
+    body = {"model": "kirin_v1_6_i2v", "image": IMAGE, "callback_url": url}
+    refused = hooks().post("/v1/generation", json=body, headers=bearer(KEY_A))
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "8002005012"
+    assert refused.json()["error"]["message"].startswith("callback_url: must be an absolute")

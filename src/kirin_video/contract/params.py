@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
 
@@ -72,7 +74,7 @@ def parse_request(body: Any) -> GenerationRequest:
     if not isinstance(body, dict):
         raise _fail(ErrorCode.BODY_INVALID, "body", "must be a JSON object", body)
     model = body.get("model")
-    if model not in {m.value for m in c.Model}:
+    if not isinstance(model, str) or model not in {m.value for m in c.Model}:
         allowed = " or ".join(m.value for m in c.Model)
         raise _fail(ErrorCode.UNKNOWN_MODEL, "model", f"must be {allowed}", model)
     if model == c.Model.I2V:
@@ -276,7 +278,12 @@ def _callback_url(body: dict[str, Any]) -> str | None:
     rule = "must be an absolute http or https URL"
     if not isinstance(value, str):
         raise _fail(ErrorCode.BODY_INVALID, name, rule, value)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises for a port that is not a number in 0-65535
+        httpx.URL(value)  # what the sender will parse: refuses bad IPv4, NUL, broken IDNA
+    except (ValueError, httpx.InvalidURL, UnicodeError) as exc:
+        raise _fail(ErrorCode.CALLBACK_URL_INVALID, name, rule, value) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _fail(ErrorCode.CALLBACK_URL_INVALID, name, rule, value)
     return value

@@ -19,6 +19,8 @@ Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 MAX_REDIRECTS = 3
 _SCHEMES = {"http": 80, "https": 443}
+_MAX_PORT = 65535
+_ABSOLUTE = "URL must be an absolute http or https URL"
 _FORBIDDEN = (
     ("is_loopback", "loopback"),
     ("is_unspecified", "unspecified"),
@@ -84,6 +86,8 @@ class Fetcher:
             raise self._error(field, reach, url, "timed out") from exc
         except httpx.HTTPError as exc:
             raise self._error(field, reach, url, type(exc).__name__) from exc
+        except (httpx.InvalidURL, UnicodeError) as exc:  # not parseable, or a host IDNA refuses
+            raise self._error(field, _ABSOLUTE, url, str(exc)) from exc
 
     @staticmethod
     def _error(field: str, rule: str, url: str, detail: str) -> InvalidRequest:
@@ -141,8 +145,10 @@ async def pinned(
 ) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
     """``url`` rewritten to a checked address, with the Host header and TLS name it needs."""
     if url.scheme not in _SCHEMES or not url.host:
-        raise AddressRefused("URL must be an absolute http or https URL", f"scheme {url.scheme!r}")
+        raise AddressRefused(_ABSOLUTE, f"scheme {url.scheme!r}")
     port = url.port or _SCHEMES[url.scheme]
+    if port > _MAX_PORT:
+        raise AddressRefused(_ABSOLUTE, f"port {port}")
     try:
         addresses = await resolve(url.host, port)
     except OSError as exc:

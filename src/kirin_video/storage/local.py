@@ -63,7 +63,8 @@ class LocalStorage:
         """A URL is good while unexpired and signed by this server's secret."""
         if expires < time.time():
             return False
-        return hmac.compare_digest(self.sign(key, expires), sig)
+        # compare_digest refuses non-ASCII text; a signature is hex, so such a one is simply wrong
+        return sig.isascii() and hmac.compare_digest(self.sign(key, expires), sig)
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)

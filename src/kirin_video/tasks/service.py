@@ -347,7 +347,7 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, task_id = json.loads(raw)
         return float(created), str(task_id)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # hostile cursors too
         raise InvalidRequest(
             f"cursor: must be a next_cursor value from a previous page; got {cursor[:60]!r}"
         ) from exc

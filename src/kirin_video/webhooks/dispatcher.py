@@ -124,7 +124,12 @@ class Dispatcher:
             log.exception("callback %s: attempt %d broke", due.id, due.attempt)
 
     async def _attempt(self, due: outbox.Due) -> None:
-        url = httpx.URL(due.url)
+        try:
+            url = httpx.URL(due.url)
+        except (httpx.InvalidURL, UnicodeError) as exc:  # stored before create checked URLs
+            refused = Outcome(error=f"URL must be an absolute http or https URL: {exc}")
+            await asyncio.to_thread(self._record, due, time.time(), refused.final())
+            return
         async with self._hosts[f"{url.host}:{url.port or url.scheme}"]:
             started = time.time()
             body = json.dumps(

@@ -26,6 +26,10 @@ class Outcome:
     def delivered(self) -> bool:
         return self.error is None
 
+    def final(self) -> Outcome:
+        """The same outcome, marked as one that no retry can change."""
+        return Outcome(self.http_status, self.error, self.retry_after_s, retryable=False)
+
 
 class Sender:
     """One pooled HTTP client; redirects are not followed, answers are read up to a cap."""
@@ -57,6 +61,8 @@ class Sender:
                 "POST", target, content=body, headers={**headers, **host}, extensions=extensions
             )
             response = await self._client.send(request, stream=True)
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            return Outcome(error=f"URL must be an absolute http or https URL: {exc}").final()
         except AddressRefused as exc:
             return Outcome(
                 error=f"{exc.rule}: {exc.detail}", retryable=exc.rule.endswith("resolve")

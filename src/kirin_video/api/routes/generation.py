@@ -28,6 +28,12 @@ async def _read_json(request: Request) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequest(f"body: must be a JSON object; got invalid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise InvalidRequest("body: must be a JSON object; got JSON nested too deeply") from exc
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise InvalidRequest(
+            "body: must be a JSON object; got a number with too many digits"
+        ) from exc
 
 
 @router.post(
