@@ -15,6 +15,7 @@ from PIL import Image
 
 from kirin_video.api.app import create_app
 from kirin_video.config import Settings
+from kirin_video.tasks.db import Database
 
 # No test downloads anything: the Hugging Face libraries must answer from local files only.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -52,10 +53,62 @@ def png_b64() -> str:
     return b64(make_image())
 
 
+#: Test folders whose tests run on both databases: every test there that takes ``settings``.
+BOTH_DATABASES = frozenset({"api", "tasks", "webhooks"})
+POSTGRES_ADMIN = os.environ.get("KIRIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+_TABLES = "webhook_attempts, webhook_deliveries, task_images, tasks, api_keys"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if (
+        "settings" in metafunc.fixturenames
+        and metafunc.definition.path.parent.name in BOTH_DATABASES
+    ):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings of one test: its own data dir, two settings keys, no embedded worker."""
-    return Settings(data_dir=tmp_path / "data", api_keys=[KEY_A, KEY_B], workers=0)
+def database(request: pytest.FixtureRequest) -> str:
+    """Which database the test's settings use (SQLite unless parametrized)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database for this test run, migrated once, dropped at the end."""
+    import psycopg
+
+    name = f"kirin_test_{os.getpid()}"
+    try:
+        admin = psycopg.connect(f"{POSTGRES_ADMIN}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("KIRIN_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required and unreachable at {POSTGRES_ADMIN}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN}")
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        url = POSTGRES_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+        db = Database(url)
+        db.migrate()
+        db.close()
+        yield url
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database: str, request: pytest.FixtureRequest) -> Settings:
+    """Settings of one test: its own data dir (and clean database), two keys, no worker."""
+    url = None
+    if database == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        db = Database(url)
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql(f"TRUNCATE {_TABLES} CASCADE")
+        db.close()
+    return Settings(
+        data_dir=tmp_path / "data", database_url=url, api_keys=[KEY_A, KEY_B], workers=0
+    )
 
 
 @pytest.fixture
