@@ -6,6 +6,7 @@ import base64
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 
 from tests.conftest import KEY_A, b64, bearer, make_image
 
@@ -141,3 +142,17 @@ def test_unknown_route_answers_in_error_shape(client: TestClient) -> None:
     response = client.get("/v1/nothing", headers=bearer(KEY_A))
     assert response.status_code == 404
     assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_readyz_says_ready_while_the_database_answers(client: TestClient) -> None:
+    assert client.get("/readyz").json() == {"status": "ready", "database": "ok"}
+
+
+def test_readyz_is_503_when_the_database_does_not_answer(client: TestClient) -> None:
+    db = client.app.state.services.db  # type: ignore[attr-defined]
+    db.engine.dispose()
+    db.engine = create_engine("sqlite:////nonexistent/dir/kirin.db")  # the database is gone
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "8002005099"
+    assert answer.json()["error"]["message"].startswith("database: must answer")

@@ -50,6 +50,11 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query right now."""
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
     def close(self) -> None:
         self.engine.dispose()
 
