@@ -12,6 +12,8 @@ log = logging.getLogger(__name__)
 
 def diffusers_ready(settings: Settings) -> tuple[bool, str]:
     """Whether ``auto`` can run the real model here (a GPU and local weights), and why not."""
+    if not settings.model_path:  # checked first: the default start-up never imports torch
+        return False, "KIRIN_MODEL_PATH is not set"
     try:
         import torch
 
@@ -20,8 +22,6 @@ def diffusers_ready(settings: Settings) -> tuple[bool, str]:
         return False, "torch/diffusers are not installed (pip install 'kirin-video[diffusers]')"
     if not torch.cuda.is_available():
         return False, "no CUDA device"
-    if not settings.model_path:
-        return False, "KIRIN_MODEL_PATH is not set"
     if local_weights(settings.model_path) is None:
         return False, f"no weights found locally for {settings.model_path}"
     return True, f"CUDA and weights for {settings.model_path}"

@@ -215,7 +215,11 @@ class TaskService:
                 func.sum(case((Task.status == Status.PROCESSING, 1), else_=0)).label("running"),
                 func.max(Task.started_ts).label("last_started"),
             )
-            .where(Task.started_ts.is_not(None))
+            .where(
+                Task.started_ts.is_not(None),
+                # only keys with work waiting: the poll stays cheap however long the history
+                Task.owner.in_(select(Task.owner).where(Task.status == Status.PENDING)),
+            )
             .group_by(Task.owner)
             .subquery()
         )
