@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     engine: EngineName = "auto"
     public_url: str | None = None
     allow_private_urls: bool = False
-    broker_url: str | None = None
+    broker_url: str | None = None  # redis://host:6379/0: tasks go to `kirin worker` processes
+    storage_url: str | None = None  # s3://bucket/prefix; default: a directory in the data dir
+    s3_endpoint_url: str | None = None  # an S3-compatible service; AWS_ENDPOINT_URL works too
 
     # The diffusers engine (docs/engines.md explains each one).
     model_path: str | None = None  # Hugging Face repo id or a local diffusers-format directory
@@ -74,7 +76,13 @@ class Settings(BaseSettings):
     fetch_timeout_s: float = 10.0
     file_url_ttl_s: int = 24 * 3600
     workers: int = Field(default=1, ge=0)  # embedded worker threads; 0 = API only
-    max_attempts: int = 3
+    max_attempts: int = 3  # tries of a task whose worker dies under it, then 8002005098
+
+    # Several nodes (docs/deploy.md).
+    lease_s: float = Field(default=60.0, gt=0)  # a worker silent this long has lost its task
+    shutdown_grace_s: float = Field(default=30.0, ge=0)  # to finish a task, then hand it back
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
     prices: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     discount: float = 0.0
 

@@ -64,7 +64,7 @@ def test_keys_take_turns_in_the_queue(tmp_path: Path) -> None:
     order = []
     for _ in range(3):
         task_id = service.next_pending()
-        assert task_id is not None and service.claim(task_id) is not None
-        service.complete(task_id, output=[], usage={}, meta={})
+        assert task_id is not None and service.claim(task_id, worker="w") is not None
+        service.complete(task_id, worker="w", output=[], usage={}, meta={})
         order.append(task_id)
     assert order == [busy[0], late, busy[1]]

@@ -1,7 +1,8 @@
-"""execute(): failures end a task with a code; interrupted tasks are requeued or failed."""
+"""execute(): failures end a task with a code; tasks of dead workers are requeued or failed."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -51,39 +52,89 @@ def test_engine_error_fails_the_task_and_the_next_one_runs(
     service: TaskService, tmp_path: Path
 ) -> None:
     broken = _create(service)
-    execute(broken, _runtime(service, tmp_path, BrokenEngine()))
+    execute(broken, _runtime(service, tmp_path, BrokenEngine()), worker="w")
     task = service.get(owner="o", ref=broken)
     assert (task.status, task.error_code) == (Status.FAILED, "8002005098")
     assert "CUDA out of memory" in (task.error_message or "")
 
     good = _create(service)
-    execute(good, _runtime(service, tmp_path, PreviewEngine()))
+    execute(good, _runtime(service, tmp_path, PreviewEngine()), worker="w")
     assert service.get(owner="o", ref=good).status == Status.COMPLETED
 
 
-def test_interrupted_task_is_requeued_then_failed_after_max_attempts(
+def test_task_of_a_silent_worker_is_requeued_then_failed_after_max_attempts(
     service: TaskService,
 ) -> None:
     task_id = _create(service)
     for attempt in (1, 2):
-        assert service.claim(task_id) is not None
-        requeued = service.recover()
+        assert service.claim(task_id, worker=f"w{attempt}") is not None
+        assert service.recover(lease_s=60) == []  # the lease is fresh: the worker is alive
+        requeued = service.recover(lease_s=-1)  # ... and now it has run out
         assert requeued == ([task_id] if attempt < 2 else [])
     task = service.get(owner="o", ref=task_id)
     assert (task.status, task.error_code, task.attempts) == (Status.FAILED, "8002005098", 2)
     assert "interrupted 2 times" in (task.error_message or "")
 
 
+def test_task_of_a_dead_worker_is_requeued_at_once(service: TaskService) -> None:
+    task_id = _create(service)
+    service.claim(task_id, worker="gone")
+    assert service.recover(lease_s=60, is_dead=lambda worker: worker == "other") == []
+    assert service.recover(lease_s=60, is_dead=lambda worker: worker == "gone") == [task_id]
+    task = service.get(owner="o", ref=task_id)
+    assert (task.status, task.attempts, task.worker) == (Status.PENDING, 1, None)
+
+
+def test_a_renewed_lease_keeps_the_task(service: TaskService) -> None:
+    task_id = _create(service)
+    service.claim(task_id, worker="w")
+    time.sleep(0.05)
+    assert service.renew(task_id, worker="w")
+    assert service.recover(lease_s=0.04) == []
+    assert not service.renew(task_id, worker="someone-else")
+
+
+def test_a_task_taken_over_cannot_be_finished_by_its_old_worker(service: TaskService) -> None:
+    task_id = _create(service)
+    service.claim(task_id, worker="slow")
+    service.recover(lease_s=-1)
+    assert service.claim(task_id, worker="fresh") is not None
+    assert not service.report_progress(task_id, 0.5, worker="slow")
+    assert not service.complete(task_id, worker="slow", output=[], usage={}, meta={})
+    assert service.complete(task_id, worker="fresh", output=[], usage={}, meta={})
+    assert service.get(owner="o", ref=task_id).attempts == 2
+
+
+def test_a_released_task_is_pending_again_and_the_try_not_counted(
+    service: TaskService,
+) -> None:
+    task_id = _create(service)
+    service.claim(task_id, worker="w")
+    assert not service.release(task_id, worker="other")
+    assert service.release(task_id, worker="w")
+    task = service.get(owner="o", ref=task_id)
+    assert (task.status, task.attempts, task.progress) == (Status.PENDING, 0, 0.0)
+
+
+def test_a_worker_shutting_down_hands_its_task_back(service: TaskService, tmp_path: Path) -> None:
+    task_id = _create(service)
+    runtime = _runtime(service, tmp_path, PreviewEngine())
+    runtime.hand_back.set()
+    execute(task_id, runtime, worker="w")
+    task = service.get(owner="o", ref=task_id)
+    assert (task.status, task.attempts) == (Status.PENDING, 0)
+
+
 def test_a_task_is_claimed_only_once(service: TaskService) -> None:
     task_id = _create(service)
-    assert service.claim(task_id) is not None
-    assert service.claim(task_id) is None
+    assert service.claim(task_id, worker="a") is not None
+    assert service.claim(task_id, worker="b") is None
 
 
 def test_cancelled_task_is_not_completed_by_its_worker(service: TaskService) -> None:
     task_id = _create(service)
-    service.claim(task_id)
+    service.claim(task_id, worker="w")
     service.cancel(owner="o", ref=task_id)
-    assert not service.report_progress(task_id, 0.5)
-    assert not service.complete(task_id, output=[], usage={}, meta={})
+    assert not service.report_progress(task_id, 0.5, worker="w")
+    assert not service.complete(task_id, worker="w", output=[], usage={}, meta={})
     assert service.get(owner="o", ref=task_id).status == Status.CANCELLED

@@ -17,5 +17,10 @@ def public_base(request: Request, services: Services) -> str:
 
 
 def render_task(task: Task, *, request: Request, services: Services) -> dict[str, Any]:
+    """The task object; a pending one also says where it stands in the queue."""
     base = public_base(request, services)
-    return task_object(task, sign=lambda key: services.storage.url(key, base_url=base))
+    body = task_object(task, sign=lambda key: services.storage.url(key, base_url=base))
+    position = services.tasks.queue_position(task)
+    if position is not None:
+        body["metadata"]["queue_position"] = position
+    return body

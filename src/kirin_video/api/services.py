@@ -2,95 +2,156 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
 
 from kirin_video.api.ratelimit import RateLimiter
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import MAX_IMAGE_BYTES
 from kirin_video.engines.base import Engine
-from kirin_video.engines.registry import load_engine
 from kirin_video.media.fetch import Fetcher
+from kirin_video.runtime.build import build_runtime
 from kirin_video.runtime.embedded import EmbeddedWorker
-from kirin_video.runtime.execute import Runtime, execute
-from kirin_video.storage.local import LocalStorage, load_or_create_secret
+from kirin_video.runtime.execute import Runtime
+from kirin_video.runtime.sweeper import Sweeper
+from kirin_video.storage.base import Storage
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.keys import Authenticator
+from kirin_video.tasks.metrics import TaskMetrics
 from kirin_video.tasks.service import TaskService
+from kirin_video.tasks.workers import WorkerRegistry
 from kirin_video.webhooks.backoff import Backoff
 from kirin_video.webhooks.dispatcher import Dispatcher
 from kirin_video.webhooks.sender import Sender
 from kirin_video.webhooks.signing import SecretBook, server_secret
 
+if TYPE_CHECKING:
+    from kirin_video.runtime.broker import TicketQueue
+
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Services:
     settings: Settings
-    db: Database
-    tasks: TaskService
-    storage: LocalStorage
+    runtime: Runtime
+    registry: WorkerRegistry
     auth: Authenticator
     fetcher: Fetcher
-    worker: EmbeddedWorker
-    engine: Engine
     dispatcher: Dispatcher
     limiter: RateLimiter
+    sweeper: Sweeper
+    #: The worker threads of an embedded node; None where Celery workers run the tasks.
+    worker: EmbeddedWorker | None
+    #: The broker's ticket queue where Celery workers run the tasks.
+    queue: TicketQueue | None
+    #: Figures read from the database at scrape time (queue depth, tasks, workers, durations).
+    metrics: CollectorRegistry
+
+    @property
+    def db(self) -> Database:
+        return self.runtime.service.db
+
+    @property
+    def tasks(self) -> TaskService:
+        return self.runtime.service
+
+    @property
+    def storage(self) -> Storage:
+        return self.runtime.storage
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
 
     def start(self) -> None:
         """Bring the schema up to date, requeue what a crash interrupted, start working."""
         self.db.migrate()
-        self.tasks.recover()
-        if self.settings.workers:
+        self.sweeper.sweep()
+        if self.worker is not None and self.settings.workers:
             threading.Thread(target=self.engine.warm, name="kirin-warm", daemon=True).start()
-        self.worker.start()
+            self.worker.start()
+        self.sweeper.start()
         self.dispatcher.start()
 
     def stop(self) -> None:
-        self.worker.stop(timeout_s=60)
+        """Finish or hand back running tasks, then stop the background threads."""
+        if self.worker is not None:
+            self.worker.stop(grace_s=self.settings.shutdown_grace_s)
+        self.sweeper.stop()
         self.dispatcher.stop()
         self.db.close()
 
 
 def build_services(settings: Settings, *, engine: Engine | None = None) -> Services:
-    db = Database.from_settings(settings)
-    storage = LocalStorage(
-        settings.outputs_dir,
-        secret=load_or_create_secret(settings.data_dir),
-        ttl_s=settings.file_url_ttl_s,
+    runtime = build_runtime(settings, engine=engine)
+    tasks, db = runtime.service, runtime.service.db
+    registry = WorkerRegistry(db)
+    worker, queue = None, None
+    on_requeued: Callable[[list[str]], object]
+    reconcile: Callable[[], object] | None = None
+    if settings.broker_url:
+        queue = ticket_queue(settings, tasks)
+        tasks.on_created(queue.publish)
+        on_requeued, reconcile = queue.publish_all, queue.reconcile
+        if settings.workers:
+            log.info("KIRIN_BROKER_URL is set: tasks run on `kirin worker` processes, not here")
+    else:
+        worker = EmbeddedWorker(runtime, registry=registry, threads=settings.workers)
+        tasks.on_created(worker.notify)
+        on_requeued = worker.notify
+    sweeper = Sweeper(
+        service=tasks,
+        registry=registry,
+        lease_s=settings.lease_s,
+        on_requeued=on_requeued,
+        reconcile=reconcile,
     )
-    tasks = TaskService(
-        db, max_attempts=settings.max_attempts, max_unfinished=settings.max_unfinished_tasks
-    )
-    engine = engine or load_engine(settings)
-    runtime = Runtime(settings=settings, service=tasks, storage=storage, engine=engine)
-    worker = EmbeddedWorker(
-        next_task=tasks.next_pending,
-        run=lambda task_id: execute(task_id, runtime),
-        threads=settings.workers,
-    )
-    tasks.on_created(worker.notify)
-    fetcher = Fetcher(
-        timeout_s=settings.fetch_timeout_s,
-        max_bytes=MAX_IMAGE_BYTES,
-        allow_private=settings.allow_private_urls,
-    )
-    dispatcher = build_dispatcher(settings, db, storage)
+    dispatcher = build_dispatcher(settings, db, runtime.storage)
     tasks.on_callback(dispatcher.notify)
     return Services(
-        settings,
-        db,
-        tasks,
-        storage,
-        Authenticator(db, settings_keys=settings.api_keys),
-        fetcher,
-        worker,
-        engine,
-        dispatcher,
-        RateLimiter(settings.rate_limit, storage=settings.rate_limit_storage),
+        settings=settings,
+        runtime=runtime,
+        registry=registry,
+        auth=Authenticator(db, settings_keys=settings.api_keys),
+        fetcher=Fetcher(
+            timeout_s=settings.fetch_timeout_s,
+            max_bytes=MAX_IMAGE_BYTES,
+            allow_private=settings.allow_private_urls,
+        ),
+        dispatcher=dispatcher,
+        limiter=RateLimiter(settings.rate_limit, storage=settings.rate_limit_storage),
+        sweeper=sweeper,
+        worker=worker,
+        queue=queue,
+        metrics=task_metrics(settings, db, registry),
     )
 
 
-def build_dispatcher(settings: Settings, db: Database, storage: LocalStorage) -> Dispatcher:
+def task_metrics(settings: Settings, db: Database, registry: WorkerRegistry) -> CollectorRegistry:
+    """A registry of this app's own, so several apps in one process do not collide."""
+    metrics = CollectorRegistry(auto_describe=False)
+    metrics.register(TaskMetrics(db, registry, lease_s=settings.lease_s))
+    return metrics
+
+
+def ticket_queue(settings: Settings, tasks: TaskService) -> TicketQueue:
+    """The broker side (needs the ``cluster`` extra: Celery)."""
+    try:
+        from kirin_video.runtime.broker import TicketQueue, celery_app
+    except ImportError as exc:
+        raise RuntimeError(
+            "KIRIN_BROKER_URL needs Celery: pip install 'kirin-video[cluster]'"
+        ) from exc
+    return TicketQueue(celery_app(settings), tasks)
+
+
+def build_dispatcher(settings: Settings, db: Database, storage: Storage) -> Dispatcher:
     """The callback sender, with the settings' retry policy and address policy."""
 
     def url_for(key: str, public_base: str | None) -> str:

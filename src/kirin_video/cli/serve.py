@@ -1,8 +1,7 @@
-"""`kirin serve`: the API server with its embedded worker."""
+"""`kirin serve`: the API server (with its embedded worker unless a broker is set)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -19,7 +18,15 @@ def serve(
     import uvicorn
 
     from kirin_video.api.app import create_app
+    from kirin_video.cli._logging import setup_logging
     from kirin_video.config import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    uvicorn.run(create_app(Settings()), host=host, port=port)
+    settings = Settings()
+    setup_logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,  # uvicorn's loggers go through the handler set up above
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+    )

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+
+from kirin_video.runtime.execute import Runtime, execute_next
+from kirin_video.runtime.heartbeat import Heartbeat
+from kirin_video.runtime.identity import worker_name
+from kirin_video.tasks.workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -14,47 +18,61 @@ class EmbeddedWorker:
 
     def __init__(
         self,
+        runtime: Runtime,
         *,
-        next_task: Callable[[], str | None],
-        run: Callable[[str], None],
+        registry: WorkerRegistry,
         threads: int = 1,
         idle_wait_s: float = 1.0,
     ) -> None:
-        self._next_task = next_task
-        self._run = run
+        self._runtime = runtime
+        self._registry = registry
         self._threads = threads
         self._idle_wait_s = idle_wait_s
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._workers: list[threading.Thread] = []
+        self._workers: list[tuple[threading.Thread, Heartbeat]] = []
 
     def start(self) -> None:
         """Start ``threads`` loops; zero makes an API-only node that leaves tasks to others."""
+        settings = self._runtime.settings
         for index in range(self._threads):
-            thread = threading.Thread(target=self._loop, name=f"kirin-worker-{index}", daemon=True)
+            heartbeat = Heartbeat(
+                worker_name(f"t{index}"),
+                service=self._runtime.service,
+                registry=self._registry,
+                interval_s=settings.lease_s / 4,
+            )
+            heartbeat.start(kind="embedded", engine=self._runtime.engine.name, device=None)
+            thread = threading.Thread(
+                target=self._loop, args=(heartbeat,), name=f"kirin-worker-{index}", daemon=True
+            )
             thread.start()
-            self._workers.append(thread)
+            self._workers.append((thread, heartbeat))
 
-    def notify(self, _task_id: str | None = None) -> None:
+    def notify(self, _tasks: object = None) -> None:
+        """Wake an idle thread: a task was created (or several were requeued)."""
         self._wake.set()
 
-    def stop(self, *, timeout_s: float | None = None) -> None:
-        """Stop taking tasks; a task in progress is finished first (or requeued at next start)."""
+    def stop(self, *, grace_s: float) -> None:
+        """Stop taking tasks; a running one gets ``grace_s`` to finish, then goes back queued."""
         self._stop.set()
         self._wake.set()
-        for thread in self._workers:
-            thread.join(timeout_s)
+        for thread, _ in self._workers:
+            thread.join(grace_s)
+        if any(thread.is_alive() for thread, _ in self._workers):
+            self._runtime.hand_back.set()
+            for thread, _ in self._workers:
+                thread.join(30)
+        for _, heartbeat in self._workers:
+            heartbeat.stop()
         self._workers.clear()
 
-    def _loop(self) -> None:
+    def _loop(self, heartbeat: Heartbeat) -> None:
         while not self._stop.is_set():
             try:
-                task_id = self._next_task()
-                if task_id is None:
+                if execute_next(self._runtime, heartbeat) is None:
                     self._wake.wait(self._idle_wait_s)
                     self._wake.clear()
-                    continue
-                self._run(task_id)
             except Exception:  # a broken database connection must not kill the worker
                 log.exception("embedded worker loop error")
                 self._stop.wait(self._idle_wait_s)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from kirin_video.engines.base import Engine, Job
 from kirin_video.media.encode import EncodedVideo, encode_outputs
 from kirin_video.media.intake import decode_image
 from kirin_video.media.postprocess import conform
+from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.progress import ProgressReporter, Stopped
 from kirin_video.storage.base import Storage
 from kirin_video.tasks.service import Claimed, TaskService
@@ -32,40 +34,71 @@ GENERATE_SHARE = 0.85  # of the progress bar; encoding takes the rest
 
 @dataclass(frozen=True)
 class Runtime:
-    """What executing a task needs, built once per worker."""
+    """What executing a task needs, built once per worker process."""
 
     settings: Settings
     service: TaskService
     storage: Storage
     engine: Engine
+    #: Set when the process is shutting down and may not finish: running tasks go back to the queue.
+    hand_back: threading.Event = field(default_factory=threading.Event)
 
 
-def execute(task_id: str, runtime: Runtime) -> None:
+class HandBack(Exception):
+    """The worker is shutting down: give the task back to the queue instead of finishing it."""
+
+
+def execute_next(runtime: Runtime, heartbeat: Heartbeat) -> str | None:
+    """Run the task the scheduler picks next (fair between keys); None when none is waiting."""
+    while (task_id := runtime.service.next_pending()) is not None:
+        claimed = runtime.service.claim(task_id, worker=heartbeat.worker)
+        if claimed is not None:  # else another worker took it first: ask again
+            with heartbeat.running(task_id):
+                _execute_claimed(claimed, runtime, heartbeat.worker)
+            return task_id
+    return None
+
+
+def execute(task_id: str, runtime: Runtime, *, worker: str) -> None:
     """Claim the task, generate, encode, store and finish it; never raises for a task's failure."""
-    claimed = runtime.service.claim(task_id)
-    if claimed is None:
-        return
+    claimed = runtime.service.claim(task_id, worker=worker)
+    if claimed is not None:
+        _execute_claimed(claimed, runtime, worker)
+
+
+def _execute_claimed(claimed: Claimed, runtime: Runtime, worker: str) -> None:
+    task_id = claimed.task.id
     workdir = Path(tempfile.mkdtemp(prefix="kirin-"))
     try:
-        _run(claimed, runtime, workdir)
+        _run(claimed, runtime, workdir, worker)
+    except HandBack:
+        runtime.service.release(task_id, worker=worker)
+        log.info("task %s handed back to the queue (worker %s shutting down)", task_id, worker)
     except Stopped:
         log.info("task %s stopped while running (%s)", task_id, runtime.service.status(task_id))
     except KirinError as exc:
-        runtime.service.fail(task_id, code=exc.code, message=exc.message)
+        runtime.service.fail(task_id, code=exc.code, message=exc.message, worker=worker)
     except Exception as exc:
         log.exception("task %s failed", task_id)
         runtime.service.fail(
             task_id,
             code=ErrorCode.GENERATION_FAILED,
             message=f"generation failed: {type(exc).__name__}: {exc}",
+            worker=worker,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run(claimed: Claimed, runtime: Runtime, workdir: Path) -> None:
+def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None:
     task = claimed.task
-    progress = ProgressReporter(lambda value: runtime.service.report_progress(task.id, value))
+
+    def report(value: float) -> bool:
+        if runtime.hand_back.is_set():
+            raise HandBack
+        return runtime.service.report_progress(task.id, value, worker=worker)
+
+    progress = ProgressReporter(report)
     job = build_job(claimed)
     started = time.time()
     clip = runtime.engine.generate(job, progress.stage(0.0, GENERATE_SHARE))
@@ -82,7 +115,8 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path) -> None:
     )
     encoded = time.time()
     progress(0.99)
-    output = _store(task.id, runtime.storage, workdir, videos)
+    prefix = f"{task.id}/{task.attempts}"  # per attempt: a run taken over never clobbers another
+    output = _store(prefix, runtime.storage, workdir, videos)
     timings = {
         "queued_s": (task.started_ts or started) - task.created_ts,
         "generate_s": generated - started,
@@ -91,12 +125,13 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path) -> None:
     }
     completed = runtime.service.complete(
         task.id,
+        worker=worker,
         output=[{"content": output, "jobId": task.id}],
         usage=_usage(runtime.settings, task.model, task.params),
         meta=_metadata(runtime.engine.name, job.geometry, task.seed, timings),
     )
-    if not completed:  # cancelled while the files were being stored
-        runtime.storage.delete_prefix(task.id)
+    if not completed:  # cancelled, or taken over, while the files were being stored
+        runtime.storage.delete_prefix(prefix)
         raise Stopped
 
 
@@ -140,11 +175,11 @@ def _pixels(image: Image.Image | None) -> np.ndarray | None:
 
 
 def _store(
-    task_id: str, storage: Storage, workdir: Path, videos: list[EncodedVideo]
+    prefix: str, storage: Storage, workdir: Path, videos: list[EncodedVideo]
 ) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for index, video in enumerate(videos):
-        key = f"{task_id}/{video.path.name}"
+        key = f"{prefix}/{video.path.name}"
         storage.put(key, video.path)
         item: dict[str, Any] = {
             "type": "video",
@@ -156,8 +191,8 @@ def _store(
         items.append(item)
     cover = workdir / "cover.jpg"
     if cover.exists():
-        storage.put(f"{task_id}/cover.jpg", cover)
-        items.append({"type": "image", "key": f"{task_id}/cover.jpg"})
+        storage.put(f"{prefix}/cover.jpg", cover)
+        items.append({"type": "image", "key": f"{prefix}/cover.jpg"})
     return items
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kirin_video.config import Settings
 
+_MIGRATION_LOCK = 0x6B6972696E  # "kirin"
 _WRITE = contextvars.ContextVar("kirin_write_transaction", default=False)
 
 
@@ -47,6 +48,8 @@ class Database:
         location = resources.files("kirin_video.tasks") / "migrations"
         config.set_main_option("script_location", str(location))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":  # nodes starting together take turns
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -237,8 +237,8 @@ class TaskService:
                 .limit(1)
             )
 
-    def claim(self, task_id: str) -> Claimed | None:
-        """Move a pending task to processing and hand over its inputs; None if someone else did."""
+    def claim(self, task_id: str, *, worker: str) -> Claimed | None:
+        """Move a pending task to processing under ``worker``'s lease; None if someone else did."""
         now = time.time()
         with self.db.session(write=True) as session:
             result = session.execute(
@@ -248,6 +248,8 @@ class TaskService:
                     status=Status.PROCESSING,
                     attempts=Task.attempts + 1,
                     progress=0.0,
+                    worker=worker,
+                    heartbeat_ts=now,
                     started_ts=now,
                     updated_ts=now,
                 )
@@ -263,62 +265,175 @@ class TaskService:
         self._owe_callback(delivery)
         return claimed
 
-    def report_progress(self, task_id: str, progress: float) -> bool:
-        """Record progress; False when the task is no longer processing (e.g. cancelled)."""
+    def report_progress(self, task_id: str, progress: float, *, worker: str) -> bool:
+        """Record progress and renew the lease; False once the task is not ``worker``'s to run."""
+        now = time.time()
         with self.db.session(write=True) as session:
             result = session.execute(
                 update(Task)
-                .where(Task.id == task_id, Task.status == Status.PROCESSING)
-                .values(progress=round(min(max(progress, 0.0), 1.0), 4), updated_ts=time.time())
+                .where(*_held_by(task_id, worker))
+                .values(
+                    progress=round(min(max(progress, 0.0), 1.0), 4),
+                    heartbeat_ts=now,
+                    updated_ts=now,
+                )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def renew(self, task_id: str, *, worker: str) -> bool:
+        """Renew ``worker``'s lease on a running task; False once it is no longer theirs."""
+        with self.db.session(write=True) as session:
+            result = session.execute(
+                update(Task).where(*_held_by(task_id, worker)).values(heartbeat_ts=time.time())
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release(self, task_id: str, *, worker: str) -> bool:
+        """Hand a running task back to the queue (worker shutting down); the try is not counted."""
+        return self._move(
+            task_id,
+            Status.PENDING,
+            guard=_held_by(task_id, worker),
+            attempts=Task.attempts - 1,
+            progress=0.0,
+            worker=None,
+            heartbeat_ts=None,
+        )
 
     def status(self, task_id: str) -> str | None:
         with self.db.session() as session:
             return session.scalar(select(Task.status).where(Task.id == task_id))
 
     def complete(
-        self, task_id: str, *, output: list[Any], usage: dict[str, Any], meta: dict[str, Any]
+        self,
+        task_id: str,
+        *,
+        worker: str,
+        output: list[Any],
+        usage: dict[str, Any],
+        meta: dict[str, Any],
     ) -> bool:
-        now = time.time()
+        """Finish ``worker``'s run; False if the task was cancelled or taken over meanwhile."""
         return self._move(
             task_id,
             Status.COMPLETED,
+            guard=_held_by(task_id, worker),
             output=output,
             usage=usage,
             meta=meta,
             progress=1.0,
-            finished_ts=now,
+            finished_ts=time.time(),
         )
 
-    def fail(self, task_id: str, *, code: ErrorCode, message: str) -> bool:
+    def fail(self, task_id: str, *, code: ErrorCode, message: str, worker: str | None) -> bool:
+        """Fail the task (``worker=None``: whoever holds it, e.g. recovery giving up)."""
         return self._move(
             task_id,
             Status.FAILED,
+            guard=_held_by(task_id, worker) if worker else (),
             error_code=code.value,
             error_message=message,
             finished_ts=time.time(),
         )
 
-    def recover(self) -> list[str]:
-        """After a restart: requeue interrupted tasks, or fail those out of attempts."""
+    def recover(
+        self, *, lease_s: float, is_dead: Callable[[str], bool] = lambda _worker: False
+    ) -> list[str]:
+        """Requeue running tasks whose worker is gone (dead or silent past the lease).
+
+        A task that has used up its attempts fails instead: it keeps killing its workers.
+        """
+        expired = time.time() - lease_s
         with self.db.session() as session:
-            stuck = session.scalars(select(Task).where(Task.status == Status.PROCESSING)).all()
+            running = session.execute(
+                select(Task.id, Task.worker, Task.heartbeat_ts, Task.attempts).where(
+                    Task.status == Status.PROCESSING
+                )
+            ).all()
         requeued = []
-        for task in stuck:
-            if task.attempts < self.max_attempts:
-                if self._move(task.id, Status.PENDING, progress=0.0):
-                    requeued.append(task.id)
+        for task_id, worker, beat, attempts in running:
+            if (beat or 0.0) >= expired and not (worker and is_dead(worker)):
+                continue
+            guard = (Task.id == task_id, Task.worker == worker, Task.heartbeat_ts == beat)
+            if attempts < self.max_attempts:
+                if self._move(
+                    task_id,
+                    Status.PENDING,
+                    guard=guard,
+                    progress=0.0,
+                    worker=None,
+                    heartbeat_ts=None,
+                ):
+                    requeued.append(task_id)
             else:
-                self.fail(
-                    task.id,
-                    code=ErrorCode.GENERATION_FAILED,
-                    message=f"generation: interrupted {task.attempts} times "
-                    "(worker stopped mid-task); giving up",
+                self._move(
+                    task_id,
+                    Status.FAILED,
+                    guard=guard,
+                    error_code=ErrorCode.GENERATION_FAILED.value,
+                    error_message=f"generation: interrupted {attempts} times "
+                    "(its worker stopped mid-task each time); giving up",
+                    finished_ts=time.time(),
                 )
         return requeued
 
-    def _move(self, task_id: str, new: Status, **values: Any) -> bool:
+    def pending_count(self) -> int:
+        with self.db.session() as session:
+            count = session.scalar(
+                select(func.count()).select_from(Task).where(Task.status == Status.PENDING)
+            )
+        return int(count or 0)
+
+    def pending_ids(self, *, limit: int) -> list[str]:
+        """The oldest pending tasks' ids."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(Task.id)
+                    .where(Task.status == Status.PENDING)
+                    .order_by(Task.created_ts, Task.id)
+                    .limit(limit)
+                ).all()
+            )
+
+    def queue_position(self, task: Task) -> int | None:
+        """Where a pending task stands: its key's earlier tasks, plus other keys' turns before it.
+
+        Keys take turns, so each other key can run at most one task per own task ahead, plus one.
+        """
+        if task.status != Status.PENDING:
+            return None
+        pending = (Task.status == Status.PENDING,)
+        with self.db.session() as session:
+            ahead = session.scalar(
+                select(func.count())
+                .select_from(Task)
+                .where(
+                    *pending,
+                    Task.owner == task.owner,
+                    or_(
+                        Task.created_ts < task.created_ts,
+                        and_(Task.created_ts == task.created_ts, Task.id < task.id),
+                    ),
+                )
+            )
+            others = session.scalars(
+                select(func.count())
+                .select_from(Task)
+                .where(*pending, Task.owner != task.owner)
+                .group_by(Task.owner)
+            ).all()
+        own = int(ahead or 0)
+        return 1 + own + sum(min(int(count), own + 1) for count in others)
+
+    def _move(
+        self,
+        task_id: str,
+        new: Status,
+        *,
+        guard: Sequence[ColumnElement[bool]] = (),
+        **values: Any,
+    ) -> bool:
         """Change status only along the state machine, guarded against concurrent changes."""
         with self.db.session(write=True) as session:
             current = session.scalar(select(Task.status).where(Task.id == task_id))
@@ -326,7 +441,7 @@ class TaskService:
                 return False
             result = session.execute(
                 update(Task)
-                .where(Task.id == task_id, Task.status == current)
+                .where(Task.id == task_id, Task.status == current, *guard)
                 .values(status=new, updated_ts=time.time(), **values)
             )
             if not result.rowcount:  # type: ignore[attr-defined]
@@ -339,6 +454,11 @@ class TaskService:
         if delivery is not None:
             for listener in self._callback_listeners:
                 listener(delivery)
+
+
+def _held_by(task_id: str, worker: str) -> tuple[ColumnElement[bool], ...]:
+    """The task is running under ``worker``'s lease (not cancelled, not taken over)."""
+    return (Task.id == task_id, Task.status == Status.PROCESSING, Task.worker == worker)
 
 
 def _encode_cursor(task: Task) -> str:

@@ -59,6 +59,8 @@ class Task(Base):
     public_base: Mapped[str | None] = mapped_column(Text, nullable=True)  # for URLs in callbacks
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the lease holder
+    heartbeat_ts: Mapped[float | None] = mapped_column(Float, nullable=True)  # lease renewed
     error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     output: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
@@ -101,6 +103,8 @@ class WebhookDelivery(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the task object, keys not yet signed
     state: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the lease holder
+    heartbeat_ts: Mapped[float | None] = mapped_column(Float, nullable=True)  # lease renewed
     next_attempt_ts: Mapped[float] = mapped_column(Float)
     created_ts: Mapped[float] = mapped_column(Float)
     finished_ts: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -120,3 +124,17 @@ class WebhookAttempt(Base):
     http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     next_attempt_ts: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Worker(Base):
+    """A process (or embedded thread) that runs tasks, alive while its heartbeat is fresh."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid[:thread]
+    kind: Mapped[str] = mapped_column(String(16))  # embedded or celery
+    engine: Mapped[str] = mapped_column(String(32))
+    device: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    started_ts: Mapped[float] = mapped_column(Float)
+    heartbeat_ts: Mapped[float] = mapped_column(Float)

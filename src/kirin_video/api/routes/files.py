@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from kirin_video.api.deps import ServicesDep
 from kirin_video.contract.errors import AuthenticationFailed, TaskNotFound
 from kirin_video.contract.schema import error_responses
+from kirin_video.storage.local import LocalStorage
 
 router = APIRouter(tags=["files"])
 
@@ -28,10 +29,13 @@ def get_file(
     expires: Annotated[int, Query()],
     sig: Annotated[str, Query()],
 ) -> FileResponse:
-    if not services.storage.verify(key, expires=expires, sig=sig):
+    storage = services.storage
+    if not isinstance(storage, LocalStorage):  # a bucket's URLs point at the bucket
+        raise TaskNotFound(f"file: outputs are not served here; no such output {key!r}")
+    if not storage.verify(key, expires=expires, sig=sig):
         raise AuthenticationFailed("sig: the file URL is expired or its signature is invalid")
     try:
-        path = services.storage.path(key)
+        path = storage.path(key)
     except ValueError as exc:
         raise TaskNotFound(f"file: no such output {key!r}") from exc
     if not path.is_file():

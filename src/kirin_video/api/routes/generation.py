@@ -53,12 +53,14 @@ async def create_task(request: Request, caller: CallerDep, services: ServicesDep
         for spec, image in zip(generation.images, loaded, strict=True)
     ]
     base = public_base(request, services)
-    task = await run_in_threadpool(
-        lambda: services.tasks.create(
+
+    def create() -> dict[str, Any]:
+        task = services.tasks.create(
             owner=caller, request=generation, images=images, public_base=base
         )
-    )
-    return render_task(task, request=request, services=services)
+        return render_task(task, request=request, services=services)
+
+    return await run_in_threadpool(create)
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from kirin_video.api.deps import ServicesDep
@@ -18,7 +18,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database answers")
+@router.get("/readyz", summary="Readiness: the database and the broker answer")
 async def readyz(services: ServicesDep) -> dict[str, str]:
     """200 when this node can take requests; 503 in the contract's error shape when not."""
     try:
@@ -27,10 +27,20 @@ async def readyz(services: ServicesDep) -> dict[str, str]:
         raise ProviderUnavailable(
             f"database: must answer to serve requests; got {type(exc).__name__}"
         ) from exc
-    return {"status": "ready", "database": "ok"}
+    checks = {"status": "ready", "database": "ok"}
+    if services.queue is not None:
+        try:
+            await run_in_threadpool(services.queue.ping)
+        except Exception as exc:  # kombu raises its own and the transport's errors
+            raise ProviderUnavailable(
+                f"broker: must answer to queue tasks; got {type(exc).__name__}: {exc}"
+            ) from exc
+        checks["broker"] = "ok"
+    return checks
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics() -> Response:
-    """Counters in Prometheus' text format (callback deliveries by result, …)."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(services: ServicesDep) -> Response:
+    """This process's counters, then the cluster's task and worker figures from the database."""
+    body = generate_latest(REGISTRY) + generate_latest(services.metrics)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

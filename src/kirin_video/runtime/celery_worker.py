@@ -1,0 +1,103 @@
+"""A Celery worker process: loads its engine once, then runs one task per ticket it takes."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from celery import signals
+
+from kirin_video.config import Settings
+from kirin_video.runtime.broker import QUEUE, RUN_TASK, TicketQueue, celery_app
+from kirin_video.runtime.build import build_runtime
+from kirin_video.runtime.execute import Runtime, execute_next
+from kirin_video.runtime.heartbeat import Heartbeat
+from kirin_video.runtime.identity import worker_name
+from kirin_video.runtime.sweeper import Sweeper
+from kirin_video.tasks.workers import WorkerRegistry
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
+    """Serve tickets from the broker until told to stop (SIGTERM: finish or hand back)."""
+    runtime = build_runtime(settings)
+    runtime.service.db.migrate()
+    registry = WorkerRegistry(runtime.service.db)
+    app = celery_app(settings)
+    tickets = TicketQueue(app, runtime.service)
+    slots = _heartbeats(runtime, registry, concurrency)
+    free: queue.SimpleQueue[Heartbeat] = queue.SimpleQueue()
+    for heartbeat in slots:
+        free.put(heartbeat)
+
+    @app.task(name=RUN_TASK)  # type: ignore[untyped-decorator]
+    def run(ticket: str) -> None:
+        heartbeat = free.get()
+        try:
+            ran = execute_next(runtime, heartbeat)
+            log.info("ticket %s: ran %s", ticket, ran or "nothing (no task waiting)")
+            if runtime.hand_back.is_set() and ran is not None:
+                tickets.publish(ran)  # handed back: let another worker take it now
+        finally:
+            free.put(heartbeat)
+
+    def shutting_down(**_: Any) -> None:
+        log.info(
+            "shutting down: %.0f s to finish, then running tasks go back", settings.shutdown_grace_s
+        )
+        timer = threading.Timer(settings.shutdown_grace_s, runtime.hand_back.set)
+        timer.daemon = True
+        timer.start()
+
+    signals.worker_shutting_down.connect(shutting_down, weak=False)
+    sweeper = Sweeper(
+        service=runtime.service,
+        registry=registry,
+        lease_s=settings.lease_s,
+        on_requeued=tickets.publish_all,
+        reconcile=tickets.reconcile,
+    )
+    runtime.engine.warm()
+    for heartbeat in slots:
+        heartbeat.start(kind="celery", engine=runtime.engine.name, device=settings.device)
+    sweeper.sweep()
+    sweeper.start()
+    try:
+        app.worker_main(_argv(settings, concurrency))
+    finally:
+        sweeper.stop()
+        for heartbeat in slots:
+            heartbeat.stop()
+        runtime.service.db.close()
+
+
+def _heartbeats(runtime: Runtime, registry: WorkerRegistry, concurrency: int) -> list[Heartbeat]:
+    """One lease holder per concurrent slot, each with its own name."""
+    return [
+        Heartbeat(
+            worker_name(f"c{index}" if concurrency > 1 else None),
+            service=runtime.service,
+            registry=registry,
+            interval_s=runtime.settings.lease_s / 4,
+        )
+        for index in range(concurrency)
+    ]
+
+
+def _argv(settings: Settings, concurrency: int) -> list[str]:
+    """Solo pool for one slot (the engine lives in this process), threads for more."""
+    return [
+        "worker",
+        f"--pool={'solo' if concurrency == 1 else 'threads'}",
+        f"--concurrency={concurrency}",
+        f"--queues={QUEUE}",
+        f"--hostname=kirin@{worker_name()}",
+        f"--loglevel={settings.log_level.upper()}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--optimization=fair",
+    ]

@@ -1,0 +1,172 @@
+"""A cluster on loopback for tests: Redis, a PostgreSQL database, API nodes and Celery workers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+import httpx
+import pytest
+
+from tests.conftest import KEY_A, POSTGRES_ADMIN, bearer
+from tests.e2e.conftest import free_port
+
+
+@contextmanager
+def start_redis(workdir: Path) -> Iterator[str]:
+    """A private redis-server on a free port (nothing persisted), stopped afterwards."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _missing("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextmanager
+def fresh_postgres(name: str) -> Iterator[str]:
+    """An empty PostgreSQL database for one cluster, dropped afterwards."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(f"{POSTGRES_ADMIN}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        _missing(f"PostgreSQL unreachable at {POSTGRES_ADMIN}: {exc}")
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield POSTGRES_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _missing(reason: str) -> NoReturn:
+    if os.environ.get("KIRIN_REQUIRE_POSTGRES"):  # CI: the cluster test must run there
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@dataclass
+class Node:
+    """One `kirin serve` or `kirin worker` child process, its log in a file."""
+
+    args: list[str]
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Node:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "kirin_video.cli", *self.args],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, like a crash or a power cut."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self, timeout_s: float = 30) -> int | None:
+        """SIGTERM, then SIGKILL if it does not exit in time; the exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+
+@dataclass
+class Cluster:
+    """API nodes and workers sharing one data dir, database and broker."""
+
+    env: dict[str, str]
+    logs: Path
+    nodes: list[Node] = field(default_factory=list)
+
+    def api(self, port: int | None = None) -> tuple[Node, str]:
+        port = port or free_port()
+        args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+        node = self._start(args, f"api-{port}")
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert node.process is not None and node.process.poll() is None, self.tail(node)
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    return node, url
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(self.tail(node))
+
+    def worker(self, name: str) -> Node:
+        return self._start(["worker"], name)
+
+    def _start(self, args: list[str], name: str) -> Node:
+        node = Node(args, self.env, self.logs / f"{name}.log").start()
+        self.nodes.append(node)
+        return node
+
+    def tail(self, node: Node) -> str:
+        return node.log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop(10)
+
+
+def client(url: str, key: str = KEY_A) -> httpx.Client:
+    return httpx.Client(base_url=url, headers=bearer(key), timeout=30)
