@@ -37,7 +37,7 @@ def test_created_task_has_the_contract_shape(client: TestClient) -> None:
     }
     assert task["status"] == "pending" and task["external_task_id"] == "ext-1"
     assert isinstance(task["created_at"], int)
-    assert task["metadata"] == {"seed": 7}
+    assert task["metadata"] == {"seed": 7, "queue_position": 1}
 
 
 def test_random_seed_is_reported_when_absent(client: TestClient) -> None:
@@ -145,7 +145,7 @@ def test_unknown_route_answers_in_error_shape(client: TestClient) -> None:
 
 
 def test_readyz_says_ready_while_the_database_answers(client: TestClient) -> None:
-    assert client.get("/readyz").json() == {"status": "ready", "database": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready", "database": "ok", "storage": "ok"}
 
 
 def test_readyz_is_503_when_the_database_does_not_answer(client: TestClient) -> None:

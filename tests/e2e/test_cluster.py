@@ -90,6 +90,7 @@ def test_twenty_tasks_survive_a_killed_worker_and_a_restarted_api_node(
 
     _wait(victim_holds_a_task, timeout_s=60, what=cluster.tail(victim))
     victim.kill()
+    workers.append(cluster.worker("worker-3"))  # its supervisor starts a fresh one
 
     # 2. kill the API node, then start another one on the same database and broker
     api.kill()
@@ -110,7 +111,7 @@ def test_twenty_tasks_survive_a_killed_worker_and_a_restarted_api_node(
         }
         owner = a if ids.index(held[0]) % 2 else b
         video = owner.get(done[held[0]]["output"][0]["content"][0]["url"])
-    assert ready == {"status": "ready", "database": "ok", "broker": "ok"}
+    assert ready == {"status": "ready", "database": "ok", "storage": "ok", "broker": "ok"}
     assert all(task["status"] == "completed" for task in done.values())
     assert 'kirin_tasks{status="completed"} 20.0' in metrics
     assert "kirin_task_run_seconds_count 20.0" in metrics
@@ -123,7 +124,48 @@ def test_twenty_tasks_survive_a_killed_worker_and_a_restarted_api_node(
     for task_id in ids:
         assert [p.name for p in (outputs / task_id).iterdir()] == [str(attempts[task_id])]
     finisher = dict(_rows(cluster, "SELECT id, worker FROM tasks"))[held[0]]
-    assert str(finisher).split(":")[1] == str(workers[1].pid)
+    assert str(finisher).split(":")[1] in {str(workers[1].pid), str(workers[2].pid)}
     path = outputs.parent / "downloaded.mp4"
     path.write_bytes(video.content)
     assert (probe(path).frames, probe(path).fps) == (150, 30)
+
+
+def test_a_stopping_worker_hands_its_task_back_and_cancel_reaches_a_worker(
+    cluster: Cluster,
+) -> None:
+    cluster.env["KIRIN_SHUTDOWN_GRACE_S"] = "0"  # hand back at once instead of finishing
+    _, url = cluster.api()
+    first = cluster.worker("worker-1")
+    long = {**BODY, "mode": "pro", "duration": "10"}
+    with client(url) as api:
+        task_id = api.post("/v1/generation", json=long).json()["id"]
+        _wait(
+            lambda: api.get(f"/v1/generation/{task_id}").json()["status"] == "processing",
+            timeout_s=60,
+            what=cluster.tail(first),
+        )
+        assert first.stop() == 0  # SIGTERM: a warm shutdown that gives the task back
+        assert dict(_rows(cluster, "SELECT id, attempts FROM tasks"))[task_id] == 0
+        assert api.get(f"/v1/generation/{task_id}").json()["status"] == "pending"
+
+        second = cluster.worker("worker-2")
+        _wait(
+            lambda: api.get(f"/v1/generation/{task_id}").json()["status"] == "processing",
+            timeout_s=60,
+            what=cluster.tail(second),
+        )
+        cancelled = api.post(f"/v1/generation/{task_id}/cancel").json()
+        assert cancelled["status"] == "cancelled"
+        _wait(
+            lambda: "stopped while running" in cluster.tail(second),
+            timeout_s=30,
+            what=cluster.tail(second),
+        )
+        after = api.post("/v1/generation", json=BODY).json()["id"]
+        _wait(
+            lambda: api.get(f"/v1/generation/{after}").json()["status"] == "completed",
+            timeout_s=60,
+            what=cluster.tail(second),
+        )
+    outputs = Path(cluster.env["KIRIN_DATA_DIR"]) / "outputs"
+    assert not (outputs / task_id).exists()

@@ -72,11 +72,10 @@ class Services:
     def start(self) -> None:
         """Bring the schema up to date, requeue what a crash interrupted, start working."""
         self.db.migrate()
-        self.sweeper.sweep()
+        self.sweeper.start()
         if self.worker is not None and self.settings.workers:
             threading.Thread(target=self.engine.warm, name="kirin-warm", daemon=True).start()
             self.worker.start()
-        self.sweeper.start()
         self.dispatcher.start()
 
     def stop(self) -> None:

@@ -61,6 +61,7 @@ class TicketQueue:
     def waiting(self) -> int:
         """Tickets in the broker that no worker has taken yet."""
         with self.app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)  # fail fast, sweep again later
             declared = connection.default_channel.queue_declare(QUEUE, passive=True)
             return int(declared.message_count)
 

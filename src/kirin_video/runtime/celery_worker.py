@@ -63,7 +63,6 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     runtime.engine.warm()
     for heartbeat in slots:
         heartbeat.start(kind="celery", engine=runtime.engine.name, device=settings.device)
-    sweeper.sweep()
     sweeper.start()
     try:
         app.worker_main(_argv(settings, concurrency))

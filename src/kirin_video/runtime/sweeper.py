@@ -57,8 +57,11 @@ class Sweeper:
             self._thread.join(10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._lease_s / 4):
+        """A pass at once (what a crash left behind), then one every quarter lease."""
+        while True:
             try:
                 self.sweep()
             except Exception:  # database or broker away: try again next pass
                 log.warning("sweep failed", exc_info=True)
+            if self._stop.wait(self._lease_s / 4):
+                return

@@ -6,6 +6,10 @@ from pathlib import Path
 from typing import Protocol
 
 
+class StorageUnavailable(RuntimeError):
+    """The outputs' store cannot be reached or refuses this server's credentials."""
+
+
 class Storage(Protocol):
     """Keeps output files by key and hands out URLs that expire."""
 
@@ -14,3 +18,7 @@ class Storage(Protocol):
     def url(self, key: str, *, base_url: str) -> str: ...
 
     def delete_prefix(self, prefix: str) -> None: ...
+
+    def check(self) -> None:
+        """Raise StorageUnavailable unless outputs can be written now (readiness)."""
+        ...

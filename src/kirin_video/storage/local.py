@@ -12,6 +12,8 @@ import time
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlencode
 
+from kirin_video.storage.base import StorageUnavailable
+
 _SECRET_FILE = "files-secret.key"
 
 
@@ -65,6 +67,17 @@ class LocalStorage:
             return False
         # compare_digest refuses non-ASCII text; a signature is hex, so such a one is simply wrong
         return sig.isascii() and hmac.compare_digest(self.sign(key, expires), sig)
+
+    def check(self) -> None:
+        """The outputs directory exists (or can be made) and is writable."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"outputs directory {self.root} cannot be made: {exc}"
+            ) from exc
+        if not os.access(self.root, os.W_OK):
+            raise StorageUnavailable(f"outputs directory {self.root} is not writable")
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from kirin_video.config import Settings
+from kirin_video.storage.base import StorageUnavailable
 
 #: SigV4 presigned URLs live at most seven days; S3 refuses a longer X-Amz-Expires.
 MAX_URL_TTL_S = 7 * 24 * 3600
@@ -19,10 +20,6 @@ _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _FORM = "s3://bucket or s3://bucket/prefix"
 _CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 _INSTALL = "pip install 'kirin-video[s3]'"
-
-
-class StorageUnavailable(RuntimeError):
-    """The bucket cannot be reached or used: a readiness probe reports the node as not ready."""
 
 
 @dataclass(frozen=True)

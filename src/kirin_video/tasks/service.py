@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -397,19 +397,20 @@ class TaskService:
             )
 
     def queue_position(self, task: Task) -> int | None:
-        """Where a pending task stands: its key's earlier tasks, plus other keys' turns before it.
+        """Where a pending task stands in the scheduler's order: 1 runs next.
 
-        Keys take turns, so each other key can run at most one task per own task ahead, plus one.
+        Its key's earlier tasks run first; between two of them every other key waiting has one
+        turn, and a key served before this one in the current round (see ``next_pending``) has
+        one turn more. An estimate while keys' running counts change, exact for a still queue.
         """
         if task.status != Status.PENDING:
             return None
-        pending = (Task.status == Status.PENDING,)
         with self.db.session() as session:
             ahead = session.scalar(
                 select(func.count())
                 .select_from(Task)
                 .where(
-                    *pending,
+                    Task.status == Status.PENDING,
                     Task.owner == task.owner,
                     or_(
                         Task.created_ts < task.created_ts,
@@ -417,14 +418,15 @@ class TaskService:
                     ),
                 )
             )
-            others = session.scalars(
-                select(func.count())
-                .select_from(Task)
-                .where(*pending, Task.owner != task.owner)
-                .group_by(Task.owner)
-            ).all()
-        own = int(ahead or 0)
-        return 1 + own + sum(min(int(count), own + 1) for count in others)
+            turns: dict[str, tuple[Any, ...]] = {
+                str(row[0]): tuple(row[1:]) for row in session.execute(_turn_order())
+            }
+        own, mine = int(ahead or 0), turns.pop(task.owner, None)
+        position = 1 + own
+        for pending, *rank in turns.values():
+            before_me = mine is None or tuple(rank) < tuple(mine[1:])
+            position += min(int(pending), own + 1 if before_me else own)
+        return position
 
     def _move(
         self,
@@ -454,6 +456,22 @@ class TaskService:
         if delivery is not None:
             for listener in self._callback_listeners:
                 listener(delivery)
+
+
+def _turn_order() -> Select[str, Any, Any, float | None, Any]:
+    """Per key with tasks waiting: how many wait, and its place in the round (lower first)."""
+    pending = Task.status == Status.PENDING
+    return (
+        select(
+            Task.owner,
+            func.sum(case((pending, 1), else_=0)),
+            func.sum(case((Task.status == Status.PROCESSING, 1), else_=0)),
+            func.coalesce(func.max(Task.started_ts), 0.0),
+            func.min(case((pending, Task.created_ts), else_=None)),
+        )
+        .where(Task.owner.in_(select(Task.owner).where(pending)))
+        .group_by(Task.owner)
+    )
 
 
 def _held_by(task_id: str, worker: str) -> tuple[ColumnElement[bool], ...]:

@@ -103,8 +103,6 @@ class WebhookDelivery(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the task object, keys not yet signed
     state: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the lease holder
-    heartbeat_ts: Mapped[float | None] = mapped_column(Float, nullable=True)  # lease renewed
     next_attempt_ts: Mapped[float] = mapped_column(Float)
     created_ts: Mapped[float] = mapped_column(Float)
     finished_ts: Mapped[float | None] = mapped_column(Float, nullable=True)

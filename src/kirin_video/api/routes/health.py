@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kirin_video.api.deps import ServicesDep
 from kirin_video.contract.errors import ProviderUnavailable
+from kirin_video.storage.base import StorageUnavailable
 
 router = APIRouter(tags=["health"])
 
@@ -18,7 +19,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database and the broker answer")
+@router.get("/readyz", summary="Readiness: the database, the storage and the broker answer")
 async def readyz(services: ServicesDep) -> dict[str, str]:
     """200 when this node can take requests; 503 in the contract's error shape when not."""
     try:
@@ -28,6 +29,11 @@ async def readyz(services: ServicesDep) -> dict[str, str]:
             f"database: must answer to serve requests; got {type(exc).__name__}"
         ) from exc
     checks = {"status": "ready", "database": "ok"}
+    try:
+        await run_in_threadpool(services.storage.check)
+    except StorageUnavailable as exc:
+        raise ProviderUnavailable(f"storage: must accept outputs; {exc}") from exc
+    checks["storage"] = "ok"
     if services.queue is not None:
         try:
             await run_in_threadpool(services.queue.ping)

@@ -1,0 +1,76 @@
+"""What operators see: queue position, Prometheus figures, readiness with a broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
+
+I2V = {"model": "kirin_v1_6_i2v", "image": b64(make_image(320, 320))}
+
+
+def _create(client: TestClient, key: str) -> str:
+    response = client.post("/v1/generation", json=I2V, headers=bearer(key))
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+def _position(client: TestClient, key: str, task_id: str) -> int:
+    task = client.get(f"/v1/generation/{task_id}", headers=bearer(key)).json()
+    return int(task["metadata"]["queue_position"])
+
+
+def test_pending_tasks_say_where_they_stand_with_keys_taking_turns(client: TestClient) -> None:
+    a = [_create(client, KEY_A) for _ in range(3)]
+    b = _create(client, KEY_B)
+    # the order the scheduler will run them in: A's first, B's first, then A's others
+    assert [_position(client, KEY_A, task_id) for task_id in a] == [1, 3, 4]
+    assert _position(client, KEY_B, b) == 2
+    listed = client.get("/v1/generation", headers=bearer(KEY_A)).json()["data"]
+    assert [t["metadata"]["queue_position"] for t in listed] == [4, 3, 1]
+
+    services = client.app.state.services  # type: ignore[attr-defined]
+    services.tasks.claim(a[0], worker="w")
+    running = client.get(f"/v1/generation/{a[0]}", headers=bearer(KEY_A)).json()
+    assert "queue_position" not in running["metadata"]
+    assert _position(client, KEY_B, b) == 1  # A has one running: B's turn
+    assert _position(client, KEY_A, a[1]) == 2
+
+
+def test_metrics_count_tasks_queue_and_durations(client: TestClient) -> None:
+    ids = [_create(client, KEY_A) for _ in range(3)]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    services.tasks.claim(ids[0], worker="w")
+    services.tasks.complete(ids[0], worker="w", output=[], usage={}, meta={})
+    client.post(f"/v1/generation/{ids[1]}/cancel", headers=bearer(KEY_A))
+    text = client.get("/metrics").text
+    assert "kirin_queue_depth 1.0" in text
+    for status, count in (("pending", 1), ("processing", 0), ("completed", 1), ("cancelled", 1)):
+        assert f'kirin_tasks{{status="{status}"}} {count}.0' in text
+    assert "kirin_task_run_seconds_count 1.0" in text
+    assert 'kirin_task_run_seconds_bucket{le="+Inf"} 1.0' in text
+    assert "kirin_task_wait_seconds_count 1.0" in text
+
+
+def test_metrics_count_live_workers(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(workers=2)
+    text = client.get("/metrics").text
+    assert 'kirin_workers{engine="preview",kind="embedded"} 2.0' in text
+
+
+def test_with_the_broker_down_tasks_are_still_taken_and_readiness_says_why(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(broker_url="redis://127.0.0.1:9/0")  # nothing listens there
+    started = time.monotonic()
+    task_id = _create(client, KEY_A)
+    assert time.monotonic() - started < 10
+    task = client.get(f"/v1/generation/{task_id}", headers=bearer(KEY_A)).json()
+    assert task["status"] == "pending"  # kept; queued when the broker is back
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["error"]["code"] == "8002005099"
+    assert ready.json()["error"]["message"].startswith("broker: must answer")

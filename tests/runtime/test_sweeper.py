@@ -1,0 +1,66 @@
+"""The sweeper and heartbeats: a live worker keeps its task, a silent one loses it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from kirin_video.contract.catalog import Status
+from kirin_video.contract.params import parse_request
+from kirin_video.runtime.heartbeat import Heartbeat
+from kirin_video.runtime.sweeper import Sweeper
+from kirin_video.tasks.db import Database
+from kirin_video.tasks.service import StoredImage, TaskService
+from kirin_video.tasks.workers import WorkerRegistry
+from tests.conftest import b64, make_image
+
+IMAGE = make_image(320, 320)
+LEASE_S = 0.6
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> TaskService:
+    db = Database(f"sqlite:///{tmp_path / 'kirin.db'}")
+    db.migrate()
+    return TaskService(db)
+
+
+def _create(service: TaskService) -> str:
+    request = parse_request({"model": "kirin_v1_6_i2v", "image": b64(IMAGE)})
+    return service.create(owner="o", request=request, images=[StoredImage("first", IMAGE)]).id
+
+
+def test_a_beating_worker_keeps_its_task_and_a_silent_one_loses_it(
+    service: TaskService,
+) -> None:
+    registry = WorkerRegistry(service.db)
+    requeued: list[str] = []
+    sweeper = Sweeper(
+        service=service, registry=registry, lease_s=LEASE_S, on_requeued=requeued.extend
+    )
+    alive, silent = _create(service), _create(service)
+    heartbeat = Heartbeat("host:1:alive", service=service, registry=registry, interval_s=0.1)
+    heartbeat.start(kind="embedded", engine="preview", device=None)
+    service.claim(alive, worker=heartbeat.worker)
+    service.claim(silent, worker="host:1:silent")
+    with heartbeat.running(alive):
+        time.sleep(LEASE_S * 2)
+        assert sweeper.sweep() == [silent]
+    assert requeued == [silent]
+    assert service.status(alive) == Status.PROCESSING
+    assert service.status(silent) == Status.PENDING
+    assert [w.id for w in registry.alive(lease_s=LEASE_S)] == [heartbeat.worker]
+    heartbeat.stop()
+    assert registry.alive(lease_s=LEASE_S) == []
+
+
+def test_the_registry_forgets_workers_long_silent(service: TaskService) -> None:
+    registry = WorkerRegistry(service.db)
+    registry.register("w", kind="celery", engine="preview", device="cuda:0")
+    assert registry.count_alive(lease_s=60) == 1
+    assert registry.forget_dead(lease_s=60) == 0
+    time.sleep(0.05)
+    assert registry.forget_dead(lease_s=0.001) == 1
+    assert registry.count_alive(lease_s=60) == 0

@@ -1,0 +1,47 @@
+"""A pending task's queue position is the order the scheduler then runs the queue in."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from kirin_video.contract.params import parse_request
+from kirin_video.tasks.db import Database
+from kirin_video.tasks.service import StoredImage, TaskService
+from tests.conftest import b64, make_image
+
+IMAGE = make_image(320, 320)
+REQUEST = parse_request({"model": "kirin_v1_6_i2v", "image": b64(IMAGE)})
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_positions_predict_the_order_tasks_run_in(tmp_path: Path, seed: int) -> None:
+    service = TaskService(Database(f"sqlite:///{tmp_path / 'kirin.db'}"), max_unfinished=1000)
+    service.db.migrate()
+    rng = random.Random(seed)
+    history = rng.randint(0, 3)  # some keys were served before
+    for owner in rng.sample(["a", "b", "c"], history):
+        _run_one(service, service.create(owner=owner, request=REQUEST, images=_images()).id)
+    owners = [rng.choice("abc") for _ in range(rng.randint(3, 12))]
+    tasks = [service.create(owner=o, request=REQUEST, images=_images()) for o in owners]
+    predicted = {
+        task.id: service.queue_position(service.get(owner=task.owner, ref=task.id))
+        for task in tasks
+    }
+    ran = []
+    while (task_id := service.next_pending()) is not None:
+        _run_one(service, task_id)
+        ran.append(task_id)
+    assert sorted(predicted, key=lambda task_id: predicted[task_id]) == ran
+    assert sorted(predicted.values()) == list(range(1, len(tasks) + 1))
+
+
+def _images() -> list[StoredImage]:
+    return [StoredImage("first", IMAGE)]
+
+
+def _run_one(service: TaskService, task_id: str) -> None:
+    assert service.claim(task_id, worker="w") is not None
+    assert service.complete(task_id, worker="w", output=[], usage={}, meta={})
