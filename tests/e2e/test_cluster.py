@@ -6,12 +6,14 @@ killed and restarted; every task completes, exactly once.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -130,11 +132,59 @@ def test_twenty_tasks_survive_a_killed_worker_and_a_restarted_api_node(
     assert (probe(path).frames, probe(path).fps) == (150, 30)
 
 
+@pytest.fixture
+def bucket(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real S3 HTTP API (moto) on loopback with one bucket, and the environment to use it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "KIRIN_STORAGE_URL": "s3://kirin-cluster/outputs",
+        "KIRIN_S3_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "kirin-test-key",
+        "AWS_SECRET_ACCESS_KEY": "kirin-test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["KIRIN_S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket="kirin-cluster")
+    try:
+        yield "kirin-cluster", env
+    finally:
+        server.stop()
+
+
+def _objects(env: dict[str, str], prefix: str) -> list[str]:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["KIRIN_S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    listed = client.list_objects_v2(Bucket="kirin-cluster", Prefix=prefix)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
 def test_a_stopping_worker_hands_its_task_back_and_cancel_reaches_a_worker(
-    cluster: Cluster,
+    cluster: Cluster, bucket: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
+    _, s3 = bucket
+    cluster.env.update(s3)  # outputs in the bucket this time
     cluster.env["KIRIN_SHUTDOWN_GRACE_S"] = "0"  # hand back at once instead of finishing
-    _, url = cluster.api()
+    api_node, url = cluster.api()
     first = cluster.worker("worker-1")
     long = {**BODY, "mode": "pro", "duration": "10"}
     with client(url) as api:
@@ -167,5 +217,18 @@ def test_a_stopping_worker_hands_its_task_back_and_cancel_reaches_a_worker(
             timeout_s=60,
             what=cluster.tail(second),
         )
-    outputs = Path(cluster.env["KIRIN_DATA_DIR"]) / "outputs"
-    assert not (outputs / task_id).exists()
+        done = api.get(f"/v1/generation/{after}").json()
+    video_url = done["output"][0]["content"][0]["url"]
+    assert video_url.startswith(s3["KIRIN_S3_ENDPOINT_URL"] + "/kirin-cluster/outputs/")
+    assert "X-Amz-Signature=" in video_url
+    path = tmp_path / "from-the-bucket.mp4"
+    path.write_bytes(httpx.get(video_url).content)
+    assert (probe(path).frames, probe(path).fps) == (150, 30)
+    assert _objects(s3, f"outputs/{task_id}/") == []  # the cancelled run left nothing
+    assert _objects(s3, f"outputs/{after}/") == [
+        f"outputs/{after}/1/cover.jpg",
+        f"outputs/{after}/1/video.mp4",
+    ]
+    api_node.stop()
+    logged = [json.loads(line) for line in api_node.log.read_text().splitlines() if line]
+    assert {"time", "level", "logger", "message"} <= set(logged[0])
