@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     webhook_per_host: int = Field(default=4, ge=1)
     webhook_poll_s: float = Field(default=1.0, gt=0)
 
+    # The Kling routes (docs/kling-compat.md): which `model_name` each route answers.
+    kling_model: str = "kling-v1-6"  # when a request names none
+    kling_i2v_models: list[str] = Field(
+        default_factory=lambda: ["kling-v1", "kling-v1-5", "kling-v1-6"]
+    )  # /v1/videos/image2video → kirin_v1_6_i2v
+    kling_multi_models: list[str] = Field(
+        default_factory=lambda: ["kling-v1-6"]
+    )  # /v1/videos/multi-image2video → kirin_v1_6_multi_i2v
+
     # Abuse limits, per API key (docs/api.md, "Limits").
     rate_limit: str = "100/second"  # requests, in the `limits` notation: "5/second", "600/minute"
     rate_limit_storage: str = "memory://"  # e.g. redis://host:6379 to share it between API nodes

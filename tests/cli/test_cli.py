@@ -208,3 +208,10 @@ def test_keys_rotate_webhook_secret_refuses_unknown_and_revoked_keys() -> None:
     assert runner.invoke(app, ["keys", "revoke", access_id]).exit_code == 0
     revoked = runner.invoke(app, ["keys", "rotate-webhook-secret", access_id])
     assert revoked.exit_code == 1 and "no active key" in revoked.output
+
+
+def test_worker_needs_a_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KIRIN_BROKER_URL", raising=False)
+    result = runner.invoke(app, ["worker", "--device", "cpu"])
+    assert result.exit_code == 2
+    assert "KIRIN_BROKER_URL must name the broker" in result.output

@@ -59,8 +59,8 @@ def test_a_beating_worker_keeps_its_task_and_a_silent_one_loses_it(
 def test_the_registry_forgets_workers_long_silent(service: TaskService) -> None:
     registry = WorkerRegistry(service.db)
     registry.register("w", kind="celery", engine="preview", device="cuda:0")
-    assert registry.count_alive(lease_s=60) == 1
+    assert [w.device for w in registry.alive(lease_s=60)] == ["cuda:0"]
     assert registry.forget_dead(lease_s=60) == 0
     time.sleep(0.05)
     assert registry.forget_dead(lease_s=0.001) == 1
-    assert registry.count_alive(lease_s=60) == 0
+    assert registry.alive(lease_s=60) == []

@@ -12,14 +12,14 @@ from kirin_video import __version__
 from kirin_video.api.errors import install_error_handlers
 from kirin_video.api.limits import BodyLimitMiddleware
 from kirin_video.api.openapi import install_openapi
-from kirin_video.api.routes import files, generation, health, models
+from kirin_video.api.routes import files, generation, health, kling, models
 from kirin_video.api.services import build_services
 from kirin_video.config import Settings
 from kirin_video.engines.base import Engine
 
 log = logging.getLogger(__name__)
 
-ROUTERS = (generation.router, models.router, health.router, files.router)
+ROUTERS = (generation.router, kling.router, models.router, health.router, files.router)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -29,12 +29,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.start()
-        log.info(
-            "kirin-video %s: engine %s, data in %s",
-            __version__,
-            services.engine.name,
-            settings.data_dir,
-        )
+        runs = "on `kirin worker` processes" if services.queue else f"here, {services.engine.name}"
+        log.info("kirin-video %s: tasks run %s; data in %s", __version__, runs, settings.data_dir)
         try:
             yield
         finally:

@@ -27,7 +27,9 @@ async def get_caller(
 ) -> str:
     """The caller id that owns tasks, from ``Authorization: Bearer <token>``."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationFailed("Authorization: must be 'Bearer <API key or JWT>'; got none")
+        raise AuthenticationFailed(
+            "Authorization: must be 'Bearer <API key or JWT>'; got none", reason="missing"
+        )
     services = get_services(request)
     caller = await run_in_threadpool(services.auth.caller, credentials.credentials)
     services.limiter.hit(caller)

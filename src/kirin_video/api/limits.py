@@ -6,7 +6,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kirin_video.api.kling_envelope import error_body, is_kling_path
 from kirin_video.contract.errors import RequestTooLarge
+from kirin_video.contract.kling import HTTP_STATUS, kling_code
 
 
 class BodyLimitMiddleware:
@@ -26,7 +28,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await _refuse(send, self._error(int(declared), declared=True))
+            await _refuse(send, self._error(int(declared), declared=True), path=scope["path"])
             return
         received = 0
         started = False
@@ -49,15 +51,20 @@ class BodyLimitMiddleware:
         except RequestTooLarge as exc:
             if started:
                 raise
-            await _refuse(send, exc)
+            await _refuse(send, exc, path=scope["path"])
 
 
-async def _refuse(send: Send, error: RequestTooLarge) -> None:
-    payload = json.dumps({"error": error.to_dict()}).encode()
+async def _refuse(send: Send, error: RequestTooLarge, *, path: str) -> None:
+    """413 in the contract's shape, or Kling's 400 / 1200 on its routes."""
+    status, body = error.http_status, {"error": error.to_dict()}
+    if is_kling_path(path):
+        code = kling_code(error)
+        status, body = HTTP_STATUS[code], error_body(code, error.message)
+    payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": error.http_status,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),

@@ -25,7 +25,6 @@ def worker(
     settings = Settings()
     if device:
         settings = settings.model_copy(update={"device": device})
-    setup_logging(settings)
     if not settings.broker_url:
         raise typer.BadParameter(
             "KIRIN_BROKER_URL must name the broker the API nodes use, e.g. redis://host:6379/0",
@@ -38,4 +37,5 @@ def worker(
             "workers need Celery: pip install 'kirin-video[cluster]'",
             param_hint="KIRIN_BROKER_URL",
         ) from exc
+    setup_logging(settings)
     run_worker(settings, concurrency=concurrency)

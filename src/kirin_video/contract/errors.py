@@ -16,6 +16,10 @@ KirinError                  any failure that has a contract code
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
+
+#: Why a token was refused; the Kling surface answers each with its own code.
+AuthFailure = Literal["missing", "invalid", "not_yet_valid", "expired"]
 
 
 class ErrorCode(StrEnum):
@@ -88,7 +92,13 @@ class InvalidRequest(KirinError):
 
 
 class AuthenticationFailed(KirinError):
+    """The bearer token was missing, not valid, not valid yet, or expired (``reason``)."""
+
     code = ErrorCode.AUTH_FAILED
+
+    def __init__(self, message: str, *, reason: AuthFailure = "invalid") -> None:
+        super().__init__(message)
+        self.reason: AuthFailure = reason
 
 
 class TaskNotFound(KirinError):
@@ -108,9 +118,10 @@ class RateLimited(KirinError):
 
     code = ErrorCode.RATE_LIMITED
 
-    def __init__(self, message: str, *, retry_after_s: float) -> None:
+    def __init__(self, message: str, *, retry_after_s: float, concurrent: bool = False) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.concurrent = concurrent  # the cap on unfinished tasks, not the request rate
 
 
 class RequestTooLarge(KirinError):

@@ -116,7 +116,9 @@ class Authenticator:
     def caller(self, token: str) -> str:
         token = token.strip()
         if not token:
-            raise AuthenticationFailed("Authorization: a bearer token is required; got none")
+            raise AuthenticationFailed(
+                "Authorization: a bearer token is required; got none", reason="missing"
+            )
         for key in self._settings_keys:
             if hmac.compare_digest(key.encode(), token.encode()):
                 return settings_owner(key)
@@ -156,6 +158,14 @@ class Authenticator:
                 options={"require": ["exp", "iss"]},
                 issuer=row.access_id,
             )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthenticationFailed(
+                f"Authorization: JWT expired ({exc})", reason="expired"
+            ) from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise AuthenticationFailed(
+                f"Authorization: JWT not valid yet ({exc})", reason="not_yet_valid"
+            ) from exc
         except jwt.PyJWTError as exc:
             raise AuthenticationFailed(f"Authorization: JWT rejected ({exc})") from exc
         return row.access_id

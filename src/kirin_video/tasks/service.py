@@ -87,6 +87,7 @@ class TaskService:
         request: GenerationRequest,
         images: Sequence[StoredImage],
         public_base: str | None = None,
+        surface: str = "kirin",
     ) -> Task:
         """Insert the task and its images together; a repeated external id is refused by the DB."""
         now = time.time()
@@ -101,6 +102,7 @@ class TaskService:
             external_task_id=request.external_task_id,
             callback_url=request.callback_url,
             public_base=public_base,
+            surface=surface,
             progress=0.0,
             attempts=0,
             meta={"seed": seed},
@@ -137,6 +139,7 @@ class TaskService:
                 f"tasks: at most {self.max_unfinished} pending or processing tasks per API key; "
                 f"got {unfinished} already, retry when some finish",
                 retry_after_s=_UNFINISHED_RETRY_S,
+                concurrent=True,
             )
 
     def get(self, *, owner: str, ref: str) -> Task:
@@ -177,6 +180,18 @@ class TaskService:
         more = len(tasks) > limit
         tasks = tasks[:limit]
         return Page(tasks, _encode_cursor(tasks[-1]) if more else None)
+
+    def page(self, *, owner: str, model: str, number: int, size: int) -> list[Task]:
+        """Page ``number`` (from 1) of the caller's tasks of one model, newest first."""
+        query = (
+            select(Task)
+            .where(Task.owner == owner, Task.model == model)
+            .order_by(Task.created_ts.desc(), Task.id.desc())
+            .offset((number - 1) * size)
+            .limit(size)
+        )
+        with self.db.session() as session:
+            return list(session.scalars(query).all())
 
     def cancel(self, *, owner: str, ref: str) -> Task:
         """Cancel a pending or processing task; a running worker notices at its next step."""

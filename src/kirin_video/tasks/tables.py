@@ -57,6 +57,8 @@ class Task(Base):
     external_task_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     public_base: Mapped[str | None] = mapped_column(Text, nullable=True)  # for URLs in callbacks
+    #: The API the task was created through ("kirin" or "kling"); its callbacks speak that API.
+    surface: Mapped[str] = mapped_column(String(16), default="kirin", server_default="kirin")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the lease holder

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.tables import Worker
@@ -75,12 +75,3 @@ class WorkerRegistry:
                 delete(Worker).where(Worker.heartbeat_ts < time.time() - 10 * lease_s)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
-
-    def count_alive(self, *, lease_s: float) -> int:
-        with self.db.session() as session:
-            count = session.scalar(
-                select(func.count())
-                .select_from(Worker)
-                .where(Worker.heartbeat_ts >= time.time() - lease_s)
-            )
-        return int(count or 0)

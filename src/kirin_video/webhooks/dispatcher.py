@@ -14,7 +14,6 @@ from collections.abc import Callable
 import httpx
 
 from kirin_video.tasks.db import Database
-from kirin_video.tasks.view import signed_object
 from kirin_video.webhooks import outbox
 from kirin_video.webhooks.backoff import Backoff
 from kirin_video.webhooks.metrics import DELIVERIES
@@ -132,9 +131,7 @@ class Dispatcher:
             return
         async with self._hosts[f"{url.host}:{url.port or url.scheme}"]:
             started = time.time()
-            body = json.dumps(
-                signed_object(due.payload, sign=lambda key: self._url_for(key, due.public_base))
-            )
+            body = json.dumps(due.body(sign=lambda key: self._url_for(key, due.public_base)))
             secret = await asyncio.to_thread(self._secrets.for_owner, due.owner)
             headers = {
                 **signed_headers(secret=secret, msg_id=due.id, body=body),

@@ -11,8 +11,9 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kirin_video.contract.catalog import Status
+from kirin_video.tasks.kling_view import kling_object, signed_kling_object
 from kirin_video.tasks.tables import Task, WebhookAttempt, WebhookDelivery
-from kirin_video.tasks.view import task_object
+from kirin_video.tasks.view import SignFn, signed_object, task_object
 
 #: The status changes a client is told about (a requeue to pending is internal).
 EVENTS = frozenset({Status.PROCESSING, Status.COMPLETED, Status.FAILED, Status.CANCELLED})
@@ -31,6 +32,13 @@ class Due:
     payload: dict[str, Any]
     attempt: int  # this attempt's number, from 1
     public_base: str | None
+    surface: str  # the API the task was created through: the body speaks it
+
+    def body(self, *, sign: SignFn) -> dict[str, Any]:
+        """The callback body with fresh URLs: Kling's task object, or the Kirin one."""
+        if self.surface == "kling":
+            return signed_kling_object(self.payload, sign=sign)
+        return signed_object(self.payload, sign=sign)
 
 
 def enqueue(session: Session, task_id: str) -> str | None:
@@ -51,7 +59,7 @@ def enqueue(session: Session, task_id: str) -> str | None:
         seq=int(seq or 0) + 1,
         event=task.status,
         url=task.callback_url,
-        payload=task_object(task, sign=None),
+        payload=_stored_payload(task),
         state=PENDING,
         attempts=0,
         next_attempt_ts=now,
@@ -59,6 +67,13 @@ def enqueue(session: Session, task_id: str) -> str | None:
     )
     session.add(delivery)
     return delivery.id
+
+
+def _stored_payload(task: Task) -> dict[str, Any]:
+    """The task object as it is now, in the API it was created through, URLs not yet signed."""
+    if task.surface == "kling":
+        return kling_object(task, sign=None)
+    return task_object(task, sign=None)
 
 
 def lease_due(session: Session, *, limit: int, lease_s: float) -> list[Due]:
@@ -73,7 +88,7 @@ def lease_due(session: Session, *, limit: int, lease_s: float) -> list[Due]:
         )
     )
     rows = session.execute(
-        select(WebhookDelivery, Task.public_base)
+        select(WebhookDelivery, Task.public_base, Task.surface)
         .join(Task, Task.id == WebhookDelivery.task_id)
         .where(
             WebhookDelivery.state == PENDING,
@@ -84,7 +99,7 @@ def lease_due(session: Session, *, limit: int, lease_s: float) -> list[Due]:
         .limit(limit)
     ).all()
     leased = []
-    for delivery, public_base in rows:
+    for delivery, public_base, surface in rows:
         due = Due(
             id=delivery.id,
             task_id=delivery.task_id,
@@ -93,6 +108,7 @@ def lease_due(session: Session, *, limit: int, lease_s: float) -> list[Due]:
             payload=delivery.payload,
             attempt=delivery.attempts + 1,
             public_base=public_base,
+            surface=surface,
         )
         taken = session.execute(
             update(WebhookDelivery)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -11,29 +9,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from kirin_video.api.deps import CallerDep, ServicesDep
 from kirin_video.api.openapi import CREATE_BODY
-from kirin_video.api.render import public_base, render_task
+from kirin_video.api.render import render_task
+from kirin_video.api.submit import load_images, read_json, store
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
 from kirin_video.contract.params import parse_request
 from kirin_video.contract.schema import CallbackList, TaskObject, TaskPage, error_responses
-from kirin_video.media.intake import load_image
-from kirin_video.tasks.service import StoredImage
 
 router = APIRouter(prefix="/v1/generation", tags=["generation"])
-
-
-async def _read_json(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequest(f"body: must be a JSON object; got invalid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise InvalidRequest("body: must be a JSON object; got JSON nested too deeply") from exc
-    except ValueError as exc:  # an integer of more digits than Python converts
-        raise InvalidRequest(
-            "body: must be a JSON object; got a number with too many digits"
-        ) from exc
 
 
 @router.post(
@@ -44,19 +27,12 @@ async def _read_json(request: Request) -> Any:
     responses={200: {"model": TaskObject}, **error_responses(400, 401, 409, 413)},
 )
 async def create_task(request: Request, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
-    generation = parse_request(await _read_json(request))
-    loaded = await asyncio.gather(
-        *(load_image(spec, fetcher=services.fetcher) for spec in generation.images)
-    )
-    images = [
-        StoredImage(spec.role, image.data)
-        for spec, image in zip(generation.images, loaded, strict=True)
-    ]
-    base = public_base(request, services)
+    generation = parse_request(await read_json(request))
+    images = await load_images(generation, services)
 
     def create() -> dict[str, Any]:
-        task = services.tasks.create(
-            owner=caller, request=generation, images=images, public_base=base
+        task = store(
+            generation, images, caller=caller, request=request, services=services, surface="kirin"
         )
         return render_task(task, request=request, services=services)
 

@@ -1,0 +1,132 @@
+"""The Kling video routes on the same tasks: create, query (id or external id) and list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from kirin_video.api.deps import CallerDep, ServicesDep
+from kirin_video.api.kling_envelope import succeed
+from kirin_video.api.render import public_base
+from kirin_video.api.services import Services
+from kirin_video.api.submit import load_images, read_json, store
+from kirin_video.contract.errors import TaskNotFound
+from kirin_video.contract.kling import (
+    DEFAULT_PAGE_SIZE,
+    PAGE_NUM_RANGE,
+    PAGE_SIZE_RANGE,
+    Route,
+    parse_kling_request,
+)
+from kirin_video.contract.kling_schema import (
+    KlingCreateAnswer,
+    KlingErrorBody,
+    KlingImage2VideoRequest,
+    KlingListAnswer,
+    KlingMultiImage2VideoRequest,
+    KlingTaskAnswer,
+)
+from kirin_video.tasks.kling_view import kling_created, kling_object
+from kirin_video.tasks.tables import Task
+
+router = APIRouter(prefix="/v1/videos", tags=["kling"])
+
+PageNum = Annotated[int, Query(alias="pageNum", ge=PAGE_NUM_RANGE[0], le=PAGE_NUM_RANGE[1])]
+PageSize = Annotated[int, Query(alias="pageSize", ge=PAGE_SIZE_RANGE[0], le=PAGE_SIZE_RANGE[1])]
+BODIES: dict[Route, type[BaseModel]] = {
+    Route.IMAGE2VIDEO: KlingImage2VideoRequest,
+    Route.MULTI_IMAGE2VIDEO: KlingMultiImage2VideoRequest,
+}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": KlingErrorBody} for status in statuses}
+
+
+def _add_routes(route: Route) -> None:
+    """Create, query and list for one route; each answers its own model's tasks only."""
+    schema = BODIES[route].model_json_schema(ref_template="#/components/schemas/{model}")
+
+    @router.post(
+        f"/{route}",
+        summary=f"Create a {route} task",
+        response_model=None,
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
+        },
+        responses={200: {"model": KlingCreateAnswer}, **_errors(400, 401, 429)},
+    )
+    async def create(request: Request, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+        settings = services.settings
+        names = (
+            settings.kling_i2v_models if route is Route.IMAGE2VIDEO else settings.kling_multi_models
+        )
+        generation = parse_kling_request(
+            route, await read_json(request), model_names=names, default_model=settings.kling_model
+        )
+        images = await load_images(generation, services)
+        task = await run_in_threadpool(
+            lambda: store(
+                generation,
+                images,
+                caller=caller,
+                request=request,
+                services=services,
+                surface="kling",
+            )
+        )
+        return succeed(kling_created(task))
+
+    @router.get(
+        f"/{route}/{{ref}}",
+        summary=f"Query a {route} task by task_id or external_task_id",
+        response_model=None,
+        responses={200: {"model": KlingTaskAnswer}, **_errors(401, 404)},
+    )
+    def query(
+        ref: str, request: Request, caller: CallerDep, services: ServicesDep
+    ) -> dict[str, Any]:
+        return succeed(_render(_task(route, ref, caller, services), request, services))
+
+    @router.get(
+        f"/{route}",
+        summary=f"List {route} tasks, newest first (or one, by external_task_id)",
+        response_model=None,
+        responses={200: {"model": KlingListAnswer}, **_errors(400, 401, 404)},
+    )
+    def list_tasks(
+        request: Request,
+        caller: CallerDep,
+        services: ServicesDep,
+        page_num: PageNum = 1,
+        page_size: PageSize = DEFAULT_PAGE_SIZE,
+        external_task_id: Annotated[str | None, Query()] = None,
+    ) -> dict[str, Any]:
+        if external_task_id is not None:  # some Kling clients query this way
+            return succeed(
+                _render(_task(route, external_task_id, caller, services), request, services)
+            )
+        tasks = services.tasks.page(
+            owner=caller, model=route.model.value, number=page_num, size=page_size
+        )
+        return succeed([_render(task, request, services) for task in tasks])
+
+
+for _route in Route:
+    _add_routes(_route)
+
+
+def _task(route: Route, ref: str, caller: str, services: Services) -> Task:
+    """The caller's task by id or external id, on the route of its model only."""
+    task = services.tasks.get(owner=caller, ref=ref)
+    if task.model != route.model.value:
+        raise TaskNotFound(f"task_id: no {route} task with id or external_task_id {ref!r}")
+    return task
+
+
+def _render(task: Task, request: Request, services: Services) -> dict[str, Any]:
+    base = public_base(request, services)
+    return kling_object(task, sign=lambda key: services.storage.url(key, base_url=base))
