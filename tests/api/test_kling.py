@@ -199,15 +199,15 @@ def test_bad_parameters_are_1201_naming_the_field(
     assert _ok(client.get(f"/v1/videos/{route}", headers=auth)) == []  # nothing half-created
 
 
-def test_a_body_that_is_not_a_json_object_is_1200(client: TestClient, auth: dict[str, str]) -> None:
+def test_a_body_that_is_not_a_json_object_or_has_wrong_types_is_1200(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     raw = client.post("/v1/videos/image2video", content=b"{not json", headers=auth)
     _error(raw, status=400, code=1200, names="body")
-    _error(
-        client.post("/v1/videos/image2video", json=[1], headers=auth),
-        status=400,
-        code=1200,
-        names="body",
-    )
+    listed = client.post("/v1/videos/image2video", json=[1], headers=auth)
+    _error(listed, status=400, code=1200, names="body")
+    typed = client.post("/v1/videos/image2video", json={**I2V, "mode": 5}, headers=auth)
+    _error(typed, status=400, code=1200, names="mode")
 
 
 def test_repeated_external_id_and_unknown_task(client: TestClient, auth: dict[str, str]) -> None:
