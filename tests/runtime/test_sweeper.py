@@ -17,7 +17,7 @@ from kirin_video.tasks.workers import WorkerRegistry
 from tests.conftest import b64, make_image
 
 IMAGE = make_image(320, 320)
-LEASE_S = 0.6
+LEASE_S = 1.0
 
 
 @pytest.fixture
