@@ -32,16 +32,17 @@ def error_response(*, status: int, code: ErrorCode, message: str) -> JSONRespons
     return JSONResponse({"error": {"code": code.value, "message": message}}, status_code=status)
 
 
-def _answer(request: Request, *, status: int, code: ErrorCode, message: str) -> JSONResponse:
+def _answer(
+    request: Request,
+    *,
+    status: int,
+    code: ErrorCode,
+    message: str,
+    kling: KlingCode | None = None,
+) -> JSONResponse:
     """The error in the shape of the surface the request came in on."""
     if is_kling_path(request.url.path):
-        if status == 405:
-            path = request.url.path
-            return kling_error(
-                KlingCode.METHOD_INVALID,
-                f"method: {request.method} is not served on {path}; see the API reference",
-            )
-        return kling_error(FROM_KIRIN.get(code, KlingCode.PARAM_ILLEGAL), message)
+        return kling_error(kling or FROM_KIRIN.get(code, KlingCode.PARAM_ILLEGAL), message)
     return error_response(status=status, code=code, message=message)
 
 
@@ -50,10 +51,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(KirinError)
     async def _kirin(request: Request, exc: KirinError) -> JSONResponse:
-        if is_kling_path(request.url.path):
-            response = kling_error(kling_code(exc), exc.message)
-        else:
-            response = error_response(status=exc.http_status, code=exc.code, message=exc.message)
+        response = _answer(
+            request,
+            status=exc.http_status,
+            code=exc.code,
+            message=exc.message,
+            kling=kling_code(exc),
+        )
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
         return response
@@ -65,13 +69,23 @@ def install_error_handlers(app: FastAPI) -> None:
             f"got {str(err.get('input'))[:60]!r}"
             for err in exc.errors()
         )
-        if is_kling_path(request.url.path):  # a query parameter out of its range
-            return kling_error(KlingCode.PARAM_ILLEGAL, problems)
-        return error_response(status=400, code=ErrorCode.BODY_INVALID, message=problems)
+        return _answer(
+            request,
+            status=400,
+            code=ErrorCode.BODY_INVALID,
+            message=problems,
+            kling=KlingCode.PARAM_ILLEGAL,  # a query parameter out of its range
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = _BY_STATUS.get(exc.status_code, ErrorCode.BODY_INVALID)
+        if exc.status_code == 405:
+            path = request.url.path
+            message = f"method: {request.method} is not served on {path}; see the API reference"
+            return _answer(
+                request, status=405, code=code, message=message, kling=KlingCode.METHOD_INVALID
+            )
         return _answer(request, status=exc.status_code, code=code, message=str(exc.detail))
 
     @app.exception_handler(Exception)

@@ -14,7 +14,7 @@ _PATHS = ("/v1/videos/", "/model/v1/videos/")
 
 def is_kling_path(path: str) -> bool:
     """Whether a request came in on the Kling surface (its errors speak Kling too)."""
-    return path.startswith(_PATHS) or path.rstrip("/") in {p.rstrip("/") for p in _PATHS}
+    return path.startswith(_PATHS)
 
 
 def succeed(data: Any) -> dict[str, Any]:

@@ -340,12 +340,12 @@ class TaskService:
             finished_ts=time.time(),
         )
 
-    def fail(self, task_id: str, *, code: ErrorCode, message: str, worker: str | None) -> bool:
-        """Fail the task (``worker=None``: whoever holds it, e.g. recovery giving up)."""
+    def fail(self, task_id: str, *, code: ErrorCode, message: str, worker: str) -> bool:
+        """End ``worker``'s run as failed; False if it was cancelled or taken over meanwhile."""
         return self._move(
             task_id,
             Status.FAILED,
-            guard=_held_by(task_id, worker) if worker else (),
+            guard=_held_by(task_id, worker),
             error_code=code.value,
             error_message=message,
             finished_ts=time.time(),
