@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -136,7 +137,6 @@ def test_twenty_tasks_survive_a_killed_worker_and_a_restarted_api_node(
 @pytest.fixture
 def bucket(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """A real S3 HTTP API (moto) on loopback with one bucket, and the environment to use it."""
-    import boto3
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -151,31 +151,28 @@ def bucket(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
     }
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["KIRIN_S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
-    client.create_bucket(Bucket="kirin-cluster")
+    _s3(env).create_bucket(Bucket="kirin-cluster")
     try:
         yield "kirin-cluster", env
     finally:
         server.stop()
 
 
-def _objects(env: dict[str, str], prefix: str) -> list[str]:
+def _s3(env: dict[str, str]) -> Any:
+    """A plain boto3 client on the test's S3 server, to look into the bucket directly."""
     import boto3
 
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=env["KIRIN_S3_ENDPOINT_URL"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name="us-east-1",
     )
-    listed = client.list_objects_v2(Bucket="kirin-cluster", Prefix=prefix)
+
+
+def _objects(env: dict[str, str], prefix: str) -> list[str]:
+    listed = _s3(env).list_objects_v2(Bucket="kirin-cluster", Prefix=prefix)
     return sorted(item["Key"] for item in listed.get("Contents", []))
 
 
