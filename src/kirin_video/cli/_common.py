@@ -20,10 +20,10 @@ console = Console()
 errors = Console(stderr=True)
 
 ServerOption = Annotated[
-    str | None, typer.Option("--server", help="server base URL [env: KIRIN_SERVER_URL]")
+    str | None, typer.Option("--server", help="server base URL \\[env: KIRIN_SERVER_URL]")
 ]
 ApiKeyOption = Annotated[
-    str | None, typer.Option("--api-key", help="API key or JWT [env: KIRIN_API_KEY]")
+    str | None, typer.Option("--api-key", help="API key or JWT \\[env: KIRIN_API_KEY]")
 ]
 
 

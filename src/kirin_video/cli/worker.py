@@ -12,7 +12,7 @@ worker_app = typer.Typer()
 @worker_app.command("worker")
 def worker(
     device: Annotated[
-        str | None, typer.Option(help="cuda, cuda:N or cpu [env: KIRIN_DEVICE]")
+        str | None, typer.Option(help="cuda, cuda:N or cpu \\[env: KIRIN_DEVICE]")
     ] = None,
     concurrency: Annotated[
         int, typer.Option(min=1, help="tasks at once; one per GPU is right for the real model")
