@@ -101,6 +101,13 @@ def test_tasks_are_the_same_on_both_surfaces(client: TestClient, auth: dict[str,
     made = client.post("/v1/generation", json=body, headers=auth).json()
     seen = _ok(client.get("/v1/videos/image2video/from-kirin", headers=auth))
     assert (seen["task_id"], seen["task_status"]) == (made["id"], "submitted")
+    body = {"model": "kirin_v1_6_multi_i2v", "image_list": [{"image": IMAGE}], "prompt": "p"}
+    made = client.post("/v1/generation", json=body, headers=auth).json()
+    seen = _ok(client.get(f"/v1/videos/multi-image2video/{made['id']}", headers=auth))
+    assert (seen["task_id"], seen["task_status"]) == (made["id"], "submitted")
+    i2v = _ok(client.post("/v1/videos/image2video", json=I2V, headers=auth))
+    kirin = client.get(f"/v1/generation/{i2v['task_id']}", headers=auth).json()
+    assert (kirin["model"], kirin["status"]) == ("kirin_v1_6_i2v", "pending")
     # a task answers on its own model's route only
     _error(
         client.get(f"/v1/videos/image2video/{kling['task_id']}", headers=auth),
