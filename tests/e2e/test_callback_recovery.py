@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import httpx
 from standardwebhooks import Webhook
 
 from tests.conftest import b64, make_image
@@ -19,6 +20,18 @@ ENV = {
     "KIRIN_WEBHOOK_POLL_S": "0.1",
     "KIRIN_WORKERS": "0",
 }
+
+
+def recorded(client: httpx.Client, task_id: str) -> None:
+    """Wait until the server has recorded the callback's first attempt, not just made it."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        deliveries = client.get(f"/v1/generation/{task_id}/callbacks").json()["data"]
+        if deliveries and deliveries[0]["attempts"]:
+            assert deliveries[0]["attempts"][0]["http_status"] == 500
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"no attempt recorded for {task_id}")
 
 
 def test_callback_pending_at_a_kill_is_delivered_after_restart(
@@ -36,9 +49,7 @@ def test_callback_pending_at_a_kill_is_delivered_after_restart(
             }
             task = client.post("/v1/generation", json=body).json()
             assert client.post(f"/v1/generation/{task['id']}/cancel").status_code == 200
-        deadline = time.monotonic() + 20
-        while not receiver.received and time.monotonic() < deadline:
-            time.sleep(0.05)
+            recorded(client, task["id"])  # else the kill could come between send and record
         assert [r.answered for r in receiver.received] == [500]
         first.kill()  # mid-backoff: the retry was due about 3 s later
         server(**ENV)

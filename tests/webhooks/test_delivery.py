@@ -10,9 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
+from kirin_video.client import WebhookVerificationError, verify_webhook
 from kirin_video.config import Settings
 from kirin_video.tasks.db import Database
-from kirin_video.tasks.keys import issue_key
+from kirin_video.tasks.keys import issue_key, rotate_webhook_secret
 from tests.conftest import KEY_A, b64, bearer, make_image
 from tests.webhooks.conftest import Answer, Receiver
 
@@ -62,13 +63,24 @@ def settle(client: TestClient, task_id: str, *, state: str, timeout_s: float = 2
     raise TimeoutError(history(client, task_id))
 
 
+def tried(client: TestClient, task_id: str, *, times: int) -> list[dict[str, Any]]:
+    """The task's deliveries once the first of them has had ``times`` attempts."""
+    deadline = time.monotonic() + 20  # backoff 0.2 s: tries come fast, even on a busy machine
+    while True:
+        deliveries = history(client, task_id)
+        if deliveries and len(deliveries[0]["attempts"]) >= times:
+            return deliveries
+        assert time.monotonic() < deadline, deliveries
+        time.sleep(0.05)
+
+
 def test_every_status_change_is_posted_signed_and_in_order(
     hooks: Callable[..., TestClient], receiver: Receiver
 ) -> None:
     client = hooks(workers=1)
     task = create(client, receiver.url)
     got = receiver.wait(delivered=2)
-    events = [Webhook(SECRET).verify(r.body, r.headers) for r in got]
+    events = [verify_webhook(r.body, r.headers, SECRET) for r in got]  # as a receiver would
     assert [e["status"] for e in events] == ["processing", "completed"]
     assert all(e["id"] == task["id"] for e in events)
     final = client.get(f"/v1/generation/{task['id']}", headers=bearer(KEY_A)).json()
@@ -93,6 +105,30 @@ def test_issued_keys_sign_with_their_own_secret(
         Webhook(SECRET).verify(got.body, got.headers)
 
 
+def test_a_retry_after_rotation_is_signed_with_the_new_secret(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    receiver.script = [Answer(503, headers={"Retry-After": "1"})]  # time to rotate in between
+    client = hooks()
+    db = client.app.state.services.db  # type: ignore[attr-defined]
+    issued = issue_key(db, name="rotating")
+    task = create(client, receiver.url, token=issued.api_key)
+    cancel(client, task["id"], token=issued.api_key)
+    deadline = time.monotonic() + 10
+    while not receiver.received:
+        assert time.monotonic() < deadline, "no first attempt"
+        time.sleep(0.02)
+    rotated = rotate_webhook_secret(db, issued.access_id)
+    assert rotated is not None and rotated != issued.webhook_secret
+    receiver.wait(delivered=1)
+    first, retry = receiver.received
+    assert verify_webhook(first.body, first.headers, issued.webhook_secret)["status"] == "cancelled"
+    assert retry.headers["webhook-id"] == first.headers["webhook-id"]
+    assert verify_webhook(retry.body, retry.headers, rotated)["status"] == "cancelled"
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(retry.body, retry.headers, issued.webhook_secret)
+
+
 def test_failed_attempts_are_retried_with_the_same_webhook_id(
     hooks: Callable[..., TestClient], receiver: Receiver
 ) -> None:
@@ -110,27 +146,32 @@ def test_failed_attempts_are_retried_with_the_same_webhook_id(
     assert len(receiver.delivered()) == 1  # delivered once, never again
 
 
-def test_a_receiver_that_is_down_gets_the_callback_once_it_is_up(
+def test_a_receiver_that_is_down_gets_each_callback_exactly_once_when_it_is_up(
     hooks: Callable[..., TestClient],
 ) -> None:
     probe = Receiver()
     port = probe.port
     probe.close()  # nothing listens on the port now: connections are refused
-    client = hooks()
+    client = hooks(workers=1)
     task = create(client, f"http://127.0.0.1:{port}/hook")
-    cancel(client, task["id"])
-    deadline = time.monotonic() + 20  # backoff 0.2 s: two tries come fast, even on a busy machine
-    while len((delivery := history(client, task["id"])[0])["attempts"]) < 2:
-        assert time.monotonic() < deadline, delivery
-        time.sleep(0.05)
-    assert delivery["state"] == "pending" and len(delivery["attempts"]) >= 2
-    assert all(a["http_status"] is None and a["error"] for a in delivery["attempts"])
+    first = tried(client, task["id"], times=2)[0]
+    assert first["event"] == "processing" and first["state"] == "pending"
+    assert all(a["http_status"] is None and a["error"] for a in first["attempts"])
     late = Receiver(port)
     try:
-        (got,) = late.wait(delivered=1)
-        assert got.headers["webhook-id"] == delivery["id"]
+        late.wait(delivered=2)
+        deliveries = settle(client, task["id"], state="delivered")
+        time.sleep(0.5)  # several polls and backoffs: time for a duplicate to show
+        got = late.delivered()
     finally:
         late.close()
+    assert [r.json["status"] for r in got] == ["processing", "completed"]
+    assert [r.headers["webhook-id"] for r in got] == [d["id"] for d in deliveries]
+    assert len(late.received) == 2  # nothing else reached it either
+    assert len(deliveries[0]["attempts"]) >= 3  # one webhook-id across its retries
+    for delivery in deliveries:
+        assert [a["http_status"] for a in delivery["attempts"]][-1:] == [200]
+        assert sum(a["http_status"] == 200 for a in delivery["attempts"]) == 1
 
 
 def test_a_slow_receiver_times_out_and_is_tried_again(
@@ -176,7 +217,7 @@ def test_a_task_s_callbacks_go_out_in_status_order(
     got = receiver.wait(delivered=2)
     assert [r.json["status"] for r in got] == ["processing", "completed"]
     assert [r.json["status"] for r in receiver.received[:4]] == ["processing"] * 4
-    assert task["status"] == "pending"
+    assert all(r.json["id"] == task["id"] for r in receiver.received)
 
 
 def test_private_addresses_are_refused_without_the_allow_flag(
@@ -249,17 +290,21 @@ def test_deliveries_survive_in_the_database(settings: Settings, receiver: Receiv
     assert got.headers["webhook-id"] == receiver.received[0].headers["webhook-id"]
 
 
-def test_a_slow_receiver_does_not_hold_up_another(hooks: Callable[..., TestClient]) -> None:
+def test_a_slow_host_with_more_waiting_than_the_global_limit_does_not_hold_up_another(
+    hooks: Callable[..., TestClient],
+) -> None:
     slow, fast = Receiver(), Receiver()
-    slow.script = [Answer(200, delay_s=2.0)] * 3
+    slow.script = [Answer(200, delay_s=1.0)] * 4
     try:
-        client = hooks(webhook_per_host=1, webhook_timeout_s=5.0)
-        for url in (slow.url, slow.url, slow.url, fast.url):
-            cancel(client, create(client, url)["id"])
-        started = time.time()
-        (got,) = fast.wait(delivered=1)
-        assert got.at - started < 1.5  # while the slow host still works through its queue
-        assert len(slow.delivered()) <= 1
+        client = hooks(webhook_concurrency=2, webhook_per_host=1, webhook_timeout_s=5.0)
+        *slow_tasks, fast_task = [create(client, url)["id"] for url in [slow.url] * 4 + [fast.url]]
+        for task_id in slow_tasks:  # four deliveries for the slow host are due before the fast one
+            cancel(client, task_id)
+        since = time.time()
+        cancel(client, fast_task)
+        (got,) = fast.wait(delivered=1, timeout_s=20)
+        # sent while the slow host was at most one answer further: its queue held no global slot
+        assert len([r for r in slow.delivered() if since <= r.at <= got.at]) <= 1
     finally:
         slow.close()
         fast.close()

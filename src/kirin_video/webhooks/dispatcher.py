@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable
 
 import httpx
@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 UrlFn = Callable[[str, str | None], str]
 
 _LEASE_MARGIN_S = 60.0  # a crashed sender's lease runs out this long after its timeout
+
+
+def host_key(url: str) -> str:
+    """What the per-host limit counts by: the host and port the URL names."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError):
+        return ""  # refused without a connection when attempted
+    return f"{parsed.host}:{parsed.port or parsed.scheme}"
 
 
 class Dispatcher:
@@ -50,11 +59,10 @@ class Dispatcher:
         self._backoff = backoff
         self._url_for = url_for
         self._concurrency = concurrency
+        self._per_host = per_host
         self._poll_s = poll_s
         self._lease_s = timeout_s + _LEASE_MARGIN_S
-        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(per_host)
-        )
+        self._busy: Counter[str] = Counter()  # sends in flight per receiving host
         self._in_flight: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -98,23 +106,49 @@ class Dispatcher:
         room = self._concurrency - len(self._in_flight)
         if room <= 0:
             return
+        admit = self._admission()
         try:
-            due = await asyncio.to_thread(self._lease, room)
+            due = await asyncio.to_thread(self._lease, room, admit)
         except Exception:  # the database may be briefly unavailable; try at the next poll
             log.exception("webhook outbox: could not lease deliveries")
             return
         for delivery in due:
-            task = asyncio.create_task(self._deliver(delivery))
-            self._in_flight.add(task)
-            task.add_done_callback(self._done)
+            self._start(delivery)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _admission(self) -> Callable[[str], bool]:
+        """For one lease: whether a URL's host has a free slot, counting the ones it grants.
+
+        Only deliveries that can be sent at once are leased, so a full host holds no global
+        slot and no leased row waits idle while its lease runs out.
+        """
+        busy = Counter(self._busy)
+
+        def admit(url: str) -> bool:
+            host = host_key(url)
+            if busy[host] >= self._per_host:
+                return False
+            busy[host] += 1
+            return True
+
+        return admit
+
+    def _start(self, due: outbox.Due) -> None:
+        host = host_key(due.url)
+        self._busy[host] += 1
+        task = asyncio.create_task(self._deliver(due))
+        self._in_flight.add(task)
+        task.add_done_callback(lambda done: self._done(done, host))
+
+    def _done(self, task: asyncio.Task[None], host: str) -> None:
         self._in_flight.discard(task)
-        self.notify()  # a task's next delivery may be due now
+        self._busy[host] -= 1
+        if self._busy[host] <= 0:
+            del self._busy[host]
+        self.notify()  # a task's next delivery, or a waiting one of this host, may go now
 
-    def _lease(self, limit: int) -> list[outbox.Due]:
+    def _lease(self, limit: int, admit: Callable[[str], bool]) -> list[outbox.Due]:
         with self._db.session(write=True) as session:
-            return outbox.lease_due(session, limit=limit, lease_s=self._lease_s)
+            return outbox.lease_due(session, limit=limit, lease_s=self._lease_s, admit=admit)
 
     async def _deliver(self, due: outbox.Due) -> None:
         try:
@@ -124,21 +158,20 @@ class Dispatcher:
 
     async def _attempt(self, due: outbox.Due) -> None:
         try:
-            url = httpx.URL(due.url)
+            httpx.URL(due.url)
         except (httpx.InvalidURL, UnicodeError) as exc:  # stored before create checked URLs
             refused = Outcome(error=f"URL must be an absolute http or https URL: {exc}")
             await asyncio.to_thread(self._record, due, time.time(), refused.final())
             return
-        async with self._hosts[f"{url.host}:{url.port or url.scheme}"]:
-            started = time.time()
-            body = json.dumps(due.body(sign=lambda key: self._url_for(key, due.public_base)))
-            secret = await asyncio.to_thread(self._secrets.for_owner, due.owner)
-            headers = {
-                **signed_headers(secret=secret, msg_id=due.id, body=body),
-                "content-type": "application/json",
-                "user-agent": "kirin-video-webhooks",
-            }
-            outcome = await self._sender.post(due.url, body=body.encode(), headers=headers)
+        started = time.time()
+        body = json.dumps(due.body(sign=lambda key: self._url_for(key, due.public_base)))
+        secret = await asyncio.to_thread(self._secrets.for_owner, due.owner)  # a rotated one too
+        headers = {
+            **signed_headers(secret=secret, msg_id=due.id, body=body),
+            "content-type": "application/json",
+            "user-agent": "kirin-video-webhooks",
+        }
+        outcome = await self._sender.post(due.url, body=body.encode(), headers=headers)
         await asyncio.to_thread(self._record, due, started, outcome)
 
     def _record(self, due: outbox.Due, started: float, outcome: Outcome) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,9 +77,43 @@ def _stored_payload(task: Task) -> dict[str, Any]:
     return task_object(task, sign=None)
 
 
-def lease_due(session: Session, *, limit: int, lease_s: float) -> list[Due]:
-    """Take up to ``limit`` due deliveries, each the earliest unsent one of its task."""
+#: Due rows read per query while looking for ones whose host has room.
+_SCAN = 100
+
+
+def lease_due(
+    session: Session, *, limit: int, lease_s: float, admit: Callable[[str], bool]
+) -> list[Due]:
+    """Take up to ``limit`` due deliveries, each the earliest unsent one of its task.
+
+    ``admit`` says whether a URL's host can take one more now; a refused URL is skipped in
+    SQL from then on, so a host with a long queue neither fills the lease nor hides others.
+    """
     now = time.time()
+    leased: list[Due] = []
+    refused: set[str] = set()
+    while len(leased) < limit:
+        rows = _due_rows(session, now=now, skip=refused)
+        for delivery, public_base, surface in rows:
+            if len(leased) == limit:
+                break
+            if delivery.url in refused:
+                continue
+            if not admit(delivery.url):
+                refused.add(delivery.url)
+                continue
+            due = _take(
+                session, delivery, public_base=public_base, surface=surface, until=now + lease_s
+            )
+            if due is not None:
+                leased.append(due)
+        if len(rows) < _SCAN:  # every due row has been seen
+            break
+    return leased
+
+
+def _due_rows(session: Session, *, now: float, skip: set[str]) -> list[Any]:
+    """Due deliveries not waiting on an earlier one of their task, to URLs not in ``skip``."""
     earlier = aliased(WebhookDelivery)
     blocked = exists().where(
         and_(
@@ -87,7 +122,7 @@ def lease_due(session: Session, *, limit: int, lease_s: float) -> list[Due]:
             earlier.state == PENDING,
         )
     )
-    rows = session.execute(
+    query = (
         select(WebhookDelivery, Task.public_base, Task.surface)
         .join(Task, Task.id == WebhookDelivery.task_id)
         .where(
@@ -96,32 +131,42 @@ def lease_due(session: Session, *, limit: int, lease_s: float) -> list[Due]:
             ~blocked,
         )
         .order_by(WebhookDelivery.next_attempt_ts)
-        .limit(limit)
-    ).all()
-    leased = []
-    for delivery, public_base, surface in rows:
-        due = Due(
-            id=delivery.id,
-            task_id=delivery.task_id,
-            owner=delivery.owner,
-            url=delivery.url,
-            payload=delivery.payload,
-            attempt=delivery.attempts + 1,
-            public_base=public_base,
-            surface=surface,
+        .limit(_SCAN)
+    )
+    if skip:
+        query = query.where(WebhookDelivery.url.not_in(skip))
+    return list(session.execute(query).all())
+
+
+def _take(
+    session: Session,
+    delivery: WebhookDelivery,
+    *,
+    public_base: str | None,
+    surface: str,
+    until: float,
+) -> Due | None:
+    """Lease one delivery, unless another dispatcher took it since it was read."""
+    due = Due(
+        id=delivery.id,
+        task_id=delivery.task_id,
+        owner=delivery.owner,
+        url=delivery.url,
+        payload=delivery.payload,
+        attempt=delivery.attempts + 1,
+        public_base=public_base,
+        surface=surface,
+    )
+    taken = session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery.id,
+            WebhookDelivery.attempts == delivery.attempts,  # nobody leased it meanwhile
         )
-        taken = session.execute(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == delivery.id,
-                WebhookDelivery.attempts == delivery.attempts,  # nobody leased it meanwhile
-            )
-            .values(next_attempt_ts=now + lease_s, attempts=due.attempt)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
-            leased.append(due)
-    return leased
+        .values(next_attempt_ts=until, attempts=due.attempt)
+        .execution_options(synchronize_session=False)
+    )
+    return due if taken.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
 def record(

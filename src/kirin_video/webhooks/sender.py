@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -32,7 +33,7 @@ class Outcome:
 
 
 class Sender:
-    """One pooled HTTP client; redirects are not followed, answers are read up to a cap."""
+    """One pooled HTTP client; redirects not followed, answers read up to a cap, one deadline."""
 
     def __init__(
         self,
@@ -42,6 +43,7 @@ class Sender:
         resolve: Resolver = resolve_host,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self._timeout_s = timeout_s
         self._allow_private = allow_private
         self._resolve = resolve
         self._client = httpx.AsyncClient(
@@ -53,6 +55,14 @@ class Sender:
 
     async def post(self, url: str, *, body: bytes, headers: dict[str, str]) -> Outcome:
         """Send ``body``; never raises for the receiver's or the network's failures."""
+        try:
+            async with asyncio.timeout(self._timeout_s):  # httpx's read timeout restarts per chunk
+                return await self._exchange(url, body=body, headers=headers)
+        except TimeoutError:
+            return Outcome(error=f"timed out (no whole answer within {self._timeout_s:g}s)")
+
+    async def _exchange(self, url: str, *, body: bytes, headers: dict[str, str]) -> Outcome:
+        """Resolve, check, connect, send and read the answer up to the cap."""
         try:
             target, host, extensions = await pinned(
                 httpx.URL(url), resolve=self._resolve, allow_private=self._allow_private
