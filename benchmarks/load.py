@@ -6,7 +6,9 @@ Starts `kirin serve` (SQLite in a temporary data dir, the preview engine, the em
 unless --workers) and a callback receiver, both on 127.0.0.1, and runs the clients for a fixed
 time. Then it checks every task a client was told about against the API and the database: each
 accepted task is there exactly once under its id and its external_task_id, and no task exists that
-no client was told about, except those whose create got no answer. Exit status 1 if that fails.
+no client was told about, except those whose create got no answer; every cancel answered 200 is
+stored, and every callback owed for a cancelled task reached the receiver, for that task. Exit
+status 1 if any of that fails or if any request was answered with a 5xx.
 """
 
 from __future__ import annotations
@@ -315,6 +317,7 @@ class Integrity:
             or self.not_cancelled
             or self.wrong_answers
             or self.wrong_callbacks
+            or self.callbacks_received < self.callbacks_expected
         )
 
 
@@ -392,6 +395,11 @@ class Report:
         return sum(
             n for stats in self.kinds.values() for code, n in stats.errors.items() if code[0] == "5"
         )
+
+    @property
+    def ok(self) -> bool:
+        """The run's verdict: the integrity check passed and no request got a 5xx."""
+        return self.integrity.ok and self.server_errors == 0
 
 
 def kind_stats(tally: Tally, elapsed: float) -> dict[str, KindStats]:
@@ -513,6 +521,8 @@ def print_report(report: Report) -> None:
     for name in ("missing", "duplicated", "unresolved", "unknown", "not_cancelled"):
         if getattr(i, name):
             print(f"{name}: {', '.join(getattr(i, name)[:10])}")
+    if report.server_errors:
+        print(f"server errors: {report.server_errors} answers with a 5xx status (FAILED)")
 
 
 def _env_pair(text: str) -> tuple[str, str]:
@@ -548,7 +558,7 @@ def main() -> None:
         env=dict(args.env),
     )
     print_report(report)
-    sys.exit(0 if report.integrity.ok else 1)
+    sys.exit(0 if report.ok else 1)
 
 
 if __name__ == "__main__":

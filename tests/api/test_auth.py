@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from typing import Any
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from kirin_video.tasks import keys
+from kirin_video.tasks.tables import ApiKey
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 
 BODY = {"model": "kirin_v1_6_i2v", "image": b64(make_image())}
@@ -112,6 +116,47 @@ def test_keys_are_stored_only_as_salted_hashes(client: TestClient) -> None:
     with db.engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT * FROM api_keys").all()
     assert issued.api_key not in repr(rows)
+
+
+def _stored(client: TestClient, access_id: str) -> tuple[str, str]:
+    """The (salt, hash) row of an issued key, read straight from the table."""
+    db = client.app.state.services.db  # type: ignore[attr-defined]
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            select(ApiKey.key_salt, ApiKey.key_hash).where(ApiKey.access_id == access_id)
+        ).one()
+    return str(row.key_salt), str(row.key_hash)
+
+
+def test_stored_hash_is_the_salted_sha256_of_the_key(client: TestClient) -> None:
+    issued = _issue(client)
+    salt, stored = _stored(client, issued.access_id)
+    assert len(bytes.fromhex(salt)) == 16
+    assert stored == hashlib.sha256(f"{salt}:{issued.api_key}".encode()).hexdigest()
+    assert stored != hashlib.sha256(issued.api_key.encode()).hexdigest()
+
+
+def test_two_keys_get_different_salts(client: TestClient) -> None:
+    first, second = _issue(client), _issue(client)
+    assert _stored(client, first.access_id)[0] != _stored(client, second.access_id)[0]
+
+
+def test_issued_key_is_checked_in_constant_time(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = _issue(client)
+    _, stored = _stored(client, issued.access_id)
+    compared: list[tuple[object, object]] = []
+    original = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        compared.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # the module keys.py calls through
+    assert _status(client, issued.api_key) == (200, None)
+    assert _status(client, issued.api_key[:-1] + "x") == (401, "8002005006")
+    assert [a for a, _ in compared if a == stored] == [stored, stored]  # each attempt, via hmac
 
 
 def test_jwt_and_key_of_one_issued_key_are_the_same_caller(client: TestClient) -> None:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+from starlette.types import Message, Receive, Scope, Send
 
+from kirin_video.api.limits import BodyLimitMiddleware
 from kirin_video.contract.params import parse_request
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
@@ -14,6 +23,21 @@ from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 
 IMAGE = b64(make_image(320, 320))
 BODY = {"model": "kirin_v1_6_i2v", "image": IMAGE}
+KLING_BODY = {"model_name": "kling-v1-6", "image": IMAGE, "prompt": "a slow push in"}
+
+
+def _chunked(body: Mapping[str, object], size: int = 256) -> Iterator[bytes]:
+    """A JSON body sent in pieces, without a Content-Length (Transfer-Encoding: chunked)."""
+    raw = json.dumps(body).encode()
+    for start in range(0, len(raw), size):
+        yield raw[start : start + size]
+
+
+def _post_chunked(client: TestClient, path: str, body: Mapping[str, object]) -> Any:
+    request = client.build_request("POST", path, content=_chunked(body), headers=bearer(KEY_A))
+    assert "content-length" not in request.headers
+    assert request.headers["transfer-encoding"] == "chunked"
+    return client.send(request)
 
 
 def test_requests_over_the_rate_are_429_with_retry_after(
@@ -42,6 +66,34 @@ def test_unfinished_tasks_per_key_are_capped(make_client: Callable[..., TestClie
     assert client.post("/v1/generation", json=BODY, headers=bearer(KEY_A)).status_code == 200
 
 
+def test_concurrent_creates_cannot_pass_the_unfinished_cap(
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(max_unfinished_tasks=2)
+    counted = TaskService._check_unfinished
+
+    def slow_check(self: TaskService, session: Session, owner: str) -> None:
+        counted(self, session, owner)
+        time.sleep(0.2)  # between the count and the commit, where parallel creates would race
+
+    monkeypatch.setattr(TaskService, "_check_unfinished", slow_check)
+    start = threading.Barrier(6)
+    answers: list[tuple[int, str | None]] = []
+
+    def create() -> None:
+        start.wait()
+        response = client.post("/v1/generation", json=BODY, headers=bearer(KEY_A))
+        answers.append((response.status_code, response.json().get("error", {}).get("code")))
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [(200, None)] * 2 + [(429, "8002005015")] * 4
+    assert len(client.get("/v1/generation", headers=bearer(KEY_A)).json()["data"]) == 2
+
+
 def test_a_refused_create_leaves_no_task(make_client: Callable[..., TestClient]) -> None:
     client = make_client(max_unfinished_tasks=1)
     client.post("/v1/generation", json=BODY, headers=bearer(KEY_A))
@@ -68,3 +120,50 @@ def test_keys_take_turns_in_the_queue(tmp_path: Path) -> None:
         service.complete(task_id, worker="w", output=[], usage={}, meta={})
         order.append(task_id)
     assert order == [busy[0], late, busy[1]]
+
+
+def test_chunked_body_over_the_limit_is_413(make_client: Callable[..., TestClient]) -> None:
+    response = _post_chunked(make_client(max_body_bytes=1000), "/v1/generation", BODY)
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "8002005016"
+    assert error["message"] == "body: must be at most 1000 bytes; got more than 1000 bytes"
+
+
+def test_chunked_body_over_the_limit_is_1200_on_kling_routes(
+    make_client: Callable[..., TestClient],
+) -> None:
+    response = _post_chunked(make_client(max_body_bytes=1000), "/v1/videos/image2video", KLING_BODY)
+    body = response.json()
+    assert response.status_code == 400
+    assert set(body) == {"code", "message", "request_id"}
+    assert body["code"] == 1200
+    assert "body: must be at most 1000 bytes" in body["message"]
+
+
+def test_chunked_body_under_the_limit_is_taken(make_client: Callable[..., TestClient]) -> None:
+    response = _post_chunked(make_client(), "/v1/generation", BODY)
+    assert response.status_code == 200, response.text
+
+
+def test_body_limit_stops_reading_at_the_first_chunk_past_it() -> None:
+    pulled: list[int] = []
+    sent: list[Message] = []
+
+    async def endless_body() -> Message:
+        pulled.append(1)
+        return {"type": "http.request", "body": b"x" * 400, "more_body": True}
+
+    async def reads_everything(scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            await receive()
+
+    async def record(message: Message) -> None:
+        sent.append(message)
+
+    limit = BodyLimitMiddleware(reads_everything, max_bytes=1000)
+    scope: Scope = {"type": "http", "path": "/v1/generation", "headers": []}
+    asyncio.run(limit(scope, endless_body, record))
+    assert len(pulled) == 3  # 400, 800, then 1200 > 1000: nothing more is read
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["error"]["code"] == "8002005016"

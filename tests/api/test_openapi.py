@@ -20,3 +20,9 @@ def test_schema_describes_create_request_and_answers(client: TestClient) -> None
     bad = create["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
     assert bad.endswith("/ErrorBody")
     assert not any(path.startswith("/model/") for path in schema["paths"])
+
+
+def test_schema_declares_the_503_of_readyz(client: TestClient) -> None:
+    answers = client.get("/openapi.json").json()["paths"]["/readyz"]["get"]["responses"]
+    unavailable = answers["503"]["content"]["application/json"]["schema"]["$ref"]
+    assert unavailable.endswith("/ErrorBody")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
@@ -18,8 +21,11 @@ def test_four_clients_for_three_seconds_leave_every_task_accounted_for() -> None
     integrity = report.integrity
     assert report.server_errors == 0, report.kinds
     assert integrity.ok, integrity
+    assert report.ok
     assert integrity.present == integrity.accepted == report.kinds["create"].count
     assert integrity.accepted >= 20
+    assert integrity.callbacks_expected >= 1
+    assert integrity.callbacks_received == integrity.callbacks_expected
     assert integrity.wrong_callbacks == 0
 
 
@@ -67,3 +73,59 @@ def test_audit_reports_missing_duplicated_unknown_and_uncancelled_tasks(tmp_path
     assert sorted(integrity.unknown) == ["task_c2", "task_z"]
     assert integrity.from_unanswered == 1
     assert integrity.not_cancelled == ["task_a"]
+
+
+CLEAN = load.Integrity(
+    accepted=6,
+    present=6,
+    missing=[],
+    duplicated=[],
+    unresolved=[],
+    unknown=[],
+    from_unanswered=0,
+    unanswered=0,
+    cancelled=2,
+    not_cancelled=[],
+    wrong_answers=[],
+    callbacks_expected=1,
+    callbacks_received=1,
+    wrong_callbacks=0,
+)
+
+
+def _report(integrity: load.Integrity, *, errors: dict[str, int]) -> load.Report:
+    stats = load.KindStats(count=6, per_s=2.0, p50_ms=1.0, p99_ms=2.0, errors=errors)
+    return load.Report(
+        clients=1,
+        seconds=3.0,
+        workers=0,
+        image_bytes=1,
+        kinds={"create": stats},
+        integrity=integrity,
+    )
+
+
+def test_a_callback_that_never_came_fails_the_integrity_check() -> None:
+    assert CLEAN.ok
+    assert not replace(CLEAN, callbacks_received=0).ok
+
+
+@pytest.mark.parametrize(
+    ("integrity", "errors", "status"),
+    [
+        (CLEAN, {}, 0),
+        (CLEAN, {"429": 3}, 0),  # the limiter answering is not a failure
+        (CLEAN, {"500": 1}, 1),
+        (CLEAN, {"503": 2}, 1),
+        (replace(CLEAN, callbacks_received=0), {}, 1),
+    ],
+    ids=["clean", "429s", "a 500", "503s", "callback missing"],
+)
+def test_main_exits_non_zero_on_a_5xx_or_a_failed_check(
+    monkeypatch: pytest.MonkeyPatch, integrity: load.Integrity, errors: dict[str, int], status: int
+) -> None:
+    monkeypatch.setattr(load, "run", lambda **_: _report(integrity, errors=errors))
+    monkeypatch.setattr(sys, "argv", ["load.py"])
+    with pytest.raises(SystemExit) as exit_:
+        load.main()
+    assert exit_.value.code == status

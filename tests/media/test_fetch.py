@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from kirin_video.contract import catalog
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
 from kirin_video.media.fetch import Fetcher, IPAddress, check_address
 
@@ -19,6 +24,7 @@ HOSTS = {
     "internal.test": "10.0.0.7",
     "metadata.test": "169.254.169.254",
     "local.test": "127.0.0.1",
+    "tunnel.test": "2002:a9fe:a9fe::",  # 6to4 of the cloud metadata address
 }
 Handler = Callable[[httpx.Request], object]
 
@@ -60,13 +66,37 @@ def refusal(client: Fetcher, url: str) -> str:
         ("224.0.0.1", "multicast"),
         ("0.0.0.0", "unspecified"),
         ("100.64.0.1", "not globally routable"),
+        ("ff02::1", "multicast"),
+        ("fe80::1", "link-local"),
+        ("fd00::1", "private"),
+        ("::ffff:10.0.0.1", "private"),
+        ("::ffff:169.254.169.254", "link-local"),
+        ("::ffff:224.0.0.1", "multicast"),
+        ("2002:a00:1::", "private (6to4 of 10.0.0.1)"),
+        ("2002:7f00:1::", "loopback (6to4 of 127.0.0.1)"),
+        ("2002:a9fe:a9fe::", "link-local (6to4 of 169.254.169.254)"),
+        ("64:ff9b::a00:1", "private (NAT64 of 10.0.0.1)"),
+        ("64:ff9b::7f00:1", "loopback (NAT64 of 127.0.0.1)"),
+        ("2001:0:5db8:d822::f5ff:fffe", "private (Teredo client of 10.0.0.1)"),
+        ("2001:0:a00:1::a2ff:fffe", "private (Teredo server of 10.0.0.1)"),
+        ("64:ff9b:1::5db8:d822", "reserved"),  # local-use NAT64 (RFC 8215): not the well-known one
     ],
 )
 def test_non_public_addresses_are_refused(address: str, reason: str) -> None:
     assert check_address(ipaddress.ip_address(address)) == reason
 
 
-@pytest.mark.parametrize("address", [PUBLIC, "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        PUBLIC,
+        "2606:4700:4700::1111",
+        f"::ffff:{PUBLIC}",  # IPv4-mapped
+        "2002:5db8:d822::",  # 6to4 of 93.184.216.34
+        "64:ff9b::5db8:d822",  # NAT64 of 93.184.216.34
+        "2001:0:5db8:d822::a2ff:fffe",  # Teredo: server 93.184.216.34, client 93.0.0.1
+    ],
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert check_address(ipaddress.ip_address(address)) is None
 
@@ -95,6 +125,13 @@ def test_private_host_is_refused() -> None:
     assert message == (
         "image: URL must point to a public address; got 'http://internal.test/x' "
         "(internal.test resolves to 10.0.0.7, private)"
+    )
+
+
+def test_host_behind_a_6to4_address_of_a_private_one_is_refused() -> None:
+    message = refusal(fetcher(lambda r: httpx.Response(200)), "http://tunnel.test/x")
+    assert "tunnel.test resolves to 2002:a9fe:a9fe::, link-local (6to4 of 169.254.169.254)" in (
+        message
     )
 
 
@@ -148,6 +185,24 @@ def test_redirect_to_a_private_host_is_refused() -> None:
     assert "metadata.test resolves to 169.254.169.254, link-local" in refusal(
         client, "https://cdn.test/a"
     )
+
+
+@pytest.mark.parametrize(
+    ("location", "detail"),
+    [("ftp://mirror.test/a.png", "scheme 'ftp'"), ("file:///etc/passwd", "scheme 'file'")],
+)
+def test_redirect_to_another_scheme_is_refused(location: str, detail: str) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(302, headers={"location": location})
+
+    message = refusal(fetcher(handler), "https://cdn.test/a")
+    assert message == (
+        f"image: URL must be an absolute http or https URL; got 'https://cdn.test/a' ({detail})"
+    )
+    assert len(seen) == 1  # nothing was requested at the redirect's target
 
 
 def test_more_than_three_redirects_are_refused() -> None:
@@ -205,3 +260,45 @@ def test_slow_server_hits_the_deadline() -> None:
     assert refusal(client, "https://cdn.test/slow") == (
         "image: URL must be reachable within 0.1s; got 'https://cdn.test/slow' (timed out)"
     )
+
+
+def test_dripping_body_is_cut_by_the_total_deadline() -> None:
+    async def drip() -> AsyncIterator[bytes]:
+        while True:  # each byte well within any per-read timeout, the whole never done
+            await asyncio.sleep(0.05)
+            yield b"x"
+
+    client = fetcher(lambda r: httpx.Response(200, content=drip()), timeout_s=0.3)
+    started = time.monotonic()
+    assert refusal(client, "https://cdn.test/drip") == (
+        "image: URL must be reachable within 0.3s; got 'https://cdn.test/drip' (timed out)"
+    )
+    assert time.monotonic() - started < 1.5
+
+
+class _Declares(BaseHTTPRequestHandler):
+    """Declares a body one byte over the contract's image limit, then sends nothing."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(catalog.MAX_IMAGE_BYTES + 1))
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_apps_fetcher_caps_downloads_at_ten_mebibytes(
+    make_client: Callable[..., TestClient],
+) -> None:
+    app_fetcher = make_client(allow_private_urls=True).app.state.services.fetcher  # type: ignore[attr-defined]
+    assert app_fetcher.max_bytes == catalog.MAX_IMAGE_BYTES == 10 * 1024 * 1024
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Declares)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        message = refusal(app_fetcher, f"http://127.0.0.1:{server.server_address[1]}/big.png")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert f"image: must be at most {10 * 1024 * 1024} bytes" in message
+    assert f"({10 * 1024 * 1024 + 1} bytes declared)" in message

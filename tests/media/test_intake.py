@@ -207,3 +207,103 @@ def test_sixteen_bit_png_is_accepted_as_rgb() -> None:
     image = decode_image(buffer.getvalue(), field="image")
     rgb = np.asarray(image.to_rgb())
     assert rgb.shape == (320, 320, 3) and rgb[0, 0, 0] < 5 and rgb[-1, -1, 0] > 250
+
+
+def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """A PNG's chunks as (type, data), after the signature."""
+    chunks, at = [], 8
+    while at < len(png):
+        (length,) = struct.unpack(">I", png[at : at + 4])
+        chunks.append((png[at + 4 : at + 8], png[at + 8 : at + 8 + length]))
+        at += 12 + length
+    return chunks
+
+
+def _png(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        for kind, body in chunks
+    )
+
+
+def test_truncated_png_is_refused(make_image: MakeImage) -> None:
+    data = make_image(400, 300)
+    with pytest.raises(InvalidRequest) as exc:
+        decode_image(data[: len(data) // 2], field="image")
+    assert "must be a complete, valid PNG file; got a truncated or corrupt one" in _refused(exc)
+
+
+def _flip_idat(png: bytes, *, fix_crc: bool) -> bytes:
+    """Invert 16 bytes inside the first IDAT chunk, leaving its CRC stale or recomputing it."""
+    if not fix_crc:
+        data = bytearray(png)
+        start = data.index(b"IDAT") + 4 + 100
+        data[start : start + 16] = bytes(b ^ 0xFF for b in data[start : start + 16])
+        return bytes(data)
+    chunks = _chunks(png)
+    first = next(i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT")
+    body = chunks[first][1]
+    chunks[first] = (b"IDAT", body[:100] + bytes(b ^ 0xFF for b in body[100:116]) + body[116:])
+    return _png(chunks)
+
+
+@pytest.mark.parametrize("fix_crc", [False, True], ids=["stale crc", "recomputed crc"])
+def test_png_with_flipped_bytes_in_its_pixel_data_is_refused(
+    make_image: MakeImage, fix_crc: bool
+) -> None:
+    data = _flip_idat(make_image(400, 300), fix_crc=fix_crc)
+    with pytest.raises(InvalidRequest) as exc:
+        decode_image(data, field="image")
+    assert "must be a complete, valid PNG file; got a truncated or corrupt one" in _refused(exc)
+
+
+def test_gif_served_as_a_png_url_is_refused_by_its_content(make_image: MakeImage) -> None:
+    gif = make_image(400, 300, fmt="GIF")
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=gif, headers={"content-type": "image/png"})
+
+    fetcher = Fetcher(
+        timeout_s=1,
+        max_bytes=catalog.MAX_IMAGE_BYTES,
+        allow_private=False,
+        transport=httpx.MockTransport(serve),
+        resolve=resolve,
+    )
+    spec = ImageInput(field="image", role="first", value="https://cdn.test/a.png")
+    with pytest.raises(InvalidRequest) as exc:
+        asyncio.run(load_image(spec, fetcher=fetcher))
+    assert _refused(exc) == (
+        "image: must be a JPEG or PNG image (detected by content); "
+        f"got a GIF image ({len(gif)} bytes)"
+    )
+
+
+def test_palette_png_with_a_transparent_entry_is_laid_on_white() -> None:
+    img = Image.new("P", (400, 300), 1)
+    img.putpalette([0, 0, 0, 200, 30, 30] + [0] * 762)
+    img.paste(0, (0, 0, 200, 300))  # the left half uses entry 0, the transparent one
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG", transparency=0)
+    image = decode_image(buffer.getvalue(), field="image")
+    rgb = np.asarray(image.to_rgb())
+    assert (image.format, image.width, image.height) == ("PNG", 400, 300)
+    assert rgb.shape == (300, 400, 3)
+    assert (rgb[:, :200] == 255).all()
+    assert (rgb[:, 200:] == (200, 30, 30)).all()
+
+
+def test_sixteen_bit_rgb_png_is_accepted_as_eight_bit_rgb() -> None:
+    y, x = np.mgrid[0:300, 0:400]
+    pixels = np.stack([x * 160, y * 200, np.full_like(x, 0x1234)], axis=-1).astype(">u2")
+    rows = b"".join(b"\0" + row.tobytes() for row in pixels)  # filter type 0 per row
+    header = struct.pack(">IIBBBBB", 400, 300, 16, 2, 0, 0, 0)  # 16 bits per sample, RGB
+    data = _png([(b"IHDR", header), (b"IDAT", zlib.compress(rows)), (b"IEND", b"")])
+    image = decode_image(data, field="image")
+    rgb = np.asarray(image.to_rgb())
+    assert (image.format, image.width, image.height) == ("PNG", 400, 300)
+    assert rgb.shape == (300, 400, 3)
+    assert tuple(rgb[299, 399]) == ((399 * 160) >> 8, (299 * 200) >> 8, 0x12)

@@ -29,12 +29,46 @@ _FORBIDDEN = (
     ("is_reserved", "reserved"),
     ("is_private", "private"),  # last: Python counts the more specific ranges above as private too
 )
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: a gateway forwards to the IPv4 inside
 
 
 def check_address(ip: IPAddress) -> str | None:
-    """Why a fetch must not connect to ``ip`` (None when it is a public address)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """Why a fetch must not connect to ``ip`` (None when it is a public address).
+
+    An IPv6 address that carries an IPv4 one (mapped, 6to4, NAT64, Teredo) reaches that IPv4
+    host, so it is judged by the IPv4 address inside it.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return _check_plain(ip.ipv4_mapped)
+        carried = _tunnelled(ip)
+        if carried:
+            return _check_carried(carried)
+    return _check_plain(ip)
+
+
+def _tunnelled(ip: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses that a 6to4, NAT64 or Teredo address carries (none for the others)."""
+    if ip.sixtofour is not None:
+        return [("6to4", ip.sixtofour)]
+    if ip in _NAT64:
+        return [("NAT64", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))]
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        return [("Teredo server", server), ("Teredo client", client)]
+    return []
+
+
+def _check_carried(carried: list[tuple[str, ipaddress.IPv4Address]]) -> str | None:
+    """The first IPv4 address inside that breaks the policy, named with its form."""
+    for form, inside in carried:
+        reason = _check_plain(inside)
+        if reason is not None:
+            return f"{reason} ({form} of {inside})"
+    return None
+
+
+def _check_plain(ip: IPAddress) -> str | None:
     for attribute, reason in _FORBIDDEN:
         if getattr(ip, attribute):
             return reason
@@ -73,6 +107,11 @@ class Fetcher:
         self._allow_private = allow_private
         self._transport = transport
         self._resolve = resolve
+
+    @property
+    def max_bytes(self) -> int:
+        """The largest body a fetch returns; a larger one is cut off while it streams."""
+        return self._max_bytes
 
     async def fetch(self, url: str, *, field: str) -> bytes:
         """The body at ``url``; any failure is an IMAGE_INVALID error naming the field and URL."""

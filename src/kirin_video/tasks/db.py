@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -10,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from kirin_video.config import Settings
@@ -41,6 +42,19 @@ class Database:
                 yield session
         finally:
             _WRITE.reset(token)
+
+    def serialise(self, session: Session, *, scope: int, key: str) -> None:
+        """Make transactions on the same ``key`` take turns until commit, on any database.
+
+        SQLite's write transactions already run one at a time; PostgreSQL's do not, so an advisory
+        lock (``scope``, a hash of ``key``) held to the end of the transaction does it there.
+        """
+        if self.engine.dialect.name == "postgresql":
+            digest = hashlib.sha256(key.encode()).digest()[:4]
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:scope, :key)"),
+                {"scope": scope, "key": int.from_bytes(digest, "big", signed=True)},
+            )
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest Alembic revision."""

@@ -32,6 +32,7 @@ from kirin_video.tasks.tables import Task, TaskImage
 from kirin_video.webhooks import outbox
 
 _UNFINISHED_RETRY_S = 10.0  # a task takes at least this long; sooner is pointless
+_UNFINISHED_LOCK = 0x6B76  # advisory lock scope of the per-key cap ("kv")
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,11 @@ class TaskService:
         return task
 
     def _check_unfinished(self, session: Session, owner: str) -> None:
-        """One key may not queue more than ``max_unfinished`` tasks (counted in the write lock)."""
+        """One key may not queue more than ``max_unfinished`` tasks, even with creates in parallel.
+
+        The key's creates take turns from the count to the commit, so two cannot both see room.
+        """
+        self.db.serialise(session, scope=_UNFINISHED_LOCK, key=owner)
         unfinished = session.scalar(
             select(func.count())
             .select_from(Task)

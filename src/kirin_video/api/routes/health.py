@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kirin_video.api.deps import ServicesDep
 from kirin_video.contract.errors import ProviderUnavailable
+from kirin_video.contract.schema import error_responses
 from kirin_video.storage.base import StorageUnavailable
 
 router = APIRouter(tags=["health"])
@@ -19,7 +20,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database, the storage and the broker answer")
+@router.get(
+    "/readyz",
+    summary="Readiness: the database, the storage and the broker answer",
+    responses=error_responses(503),
+)
 async def readyz(services: ServicesDep) -> dict[str, str]:
     """200 when this node can take requests; 503 in the contract's error shape when not."""
     try:

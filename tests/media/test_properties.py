@@ -1,0 +1,130 @@
+"""Properties of the image validators: base64 decoding, the address policy, image decoding."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kirin_video.contract.errors import ErrorCode, InvalidRequest
+from kirin_video.media.fetch import IPAddress, check_address
+from kirin_video.media.intake import decode_base64, decode_image
+from tests.media.conftest import encode_picture
+
+DERANDOMIZED = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+# decode_base64: whitespace anywhere, either alphabet, padding or not.
+
+WHITESPACE = st.sampled_from([" ", "\n", "\r\n", "\t", "  \n"])
+
+
+@st.composite
+def encodings(draw: st.DrawFn) -> tuple[bytes, str]:
+    """Some bytes and one of the ways a client may send them."""
+    data = draw(st.binary(min_size=1, max_size=300))
+    encode = base64.urlsafe_b64encode if draw(st.booleans()) else base64.b64encode
+    text = encode(data).decode()
+    if draw(st.booleans()):
+        text = text.rstrip("=")
+    breaks = draw(st.lists(st.tuples(st.integers(0, len(text)), WHITESPACE), max_size=8))
+    for position, space in sorted(breaks, reverse=True):
+        text = text[:position] + space + text[position:]
+    return data, text
+
+
+@settings(DERANDOMIZED, max_examples=200)
+@given(sent=encodings())
+def test_base64_round_trips_whatever_the_whitespace_alphabet_and_padding(
+    sent: tuple[bytes, str],
+) -> None:
+    data, text = sent
+    assert decode_base64(text, field="image") == data
+
+
+# check_address: every address of a refused network, as sent or wrapped in an IPv6 form.
+
+REFUSED_NETWORKS = [
+    ipaddress.ip_network(network)
+    for network in (
+        "127.0.0.0/8",  # loopback
+        "10.0.0.0/8",  # private
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",  # link-local (cloud metadata)
+        "224.0.0.0/4",  # multicast
+        "::1/128",
+        "fc00::/7",  # unique local
+        "fe80::/10",
+        "ff00::/8",
+    )
+]
+WRAPPED = {
+    "mapped": lambda v4: ipaddress.IPv6Address(f"::ffff:{v4}"),
+    "6to4": lambda v4: ipaddress.IPv6Address((0x2002 << 112) | (int(v4) << 80)),
+    "NAT64": lambda v4: ipaddress.IPv6Address(f"64:ff9b::{v4}"),
+}
+
+
+@st.composite
+def refused_addresses(draw: st.DrawFn) -> IPAddress:
+    """An address inside a loopback, private, link-local or multicast network, in any form."""
+    network = draw(st.sampled_from(REFUSED_NETWORKS))
+    address = network[draw(st.integers(0, network.num_addresses - 1))]
+    if isinstance(address, ipaddress.IPv4Address):
+        form = draw(st.sampled_from([None, *WRAPPED]))
+        return address if form is None else WRAPPED[form](address)
+    return address
+
+
+@settings(DERANDOMIZED, max_examples=300)
+@given(address=refused_addresses())
+def test_every_address_of_a_refused_network_is_refused(address: IPAddress) -> None:
+    assert check_address(address) is not None, address
+
+
+# decode_image: whatever the bytes, an accepted image or the contract's image error.
+
+PNG = encode_picture(320, 320, seed=1)
+JPEG = encode_picture(320, 320, fmt="JPEG", seed=2)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A valid PNG or JPEG with some bytes changed, cut short, or padded."""
+    data = bytearray(draw(st.sampled_from([PNG, JPEG])))
+    for _ in range(draw(st.integers(1, 6))):
+        position = draw(st.integers(0, len(data) - 1))
+        data[position] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data) + draw(st.binary(max_size=16))
+
+
+def _accepted_or_refused_cleanly(data: bytes) -> None:
+    try:
+        image = decode_image(data, field="image")
+    except InvalidRequest as exc:
+        assert exc.code is ErrorCode.IMAGE_INVALID
+        assert exc.message.startswith("image: "), exc.message
+        return
+    rgb = image.to_rgb()
+    assert (rgb.mode, rgb.size) == ("RGB", (image.width, image.height))
+
+
+@settings(DERANDOMIZED, max_examples=150)
+@given(data=st.binary(max_size=2000))
+def test_arbitrary_bytes_are_refused_with_the_image_error(data: bytes) -> None:
+    _accepted_or_refused_cleanly(data)
+
+
+@settings(DERANDOMIZED, max_examples=150)
+@given(data=mutated())
+def test_mutated_images_are_accepted_or_refused_with_the_image_error(data: bytes) -> None:
+    _accepted_or_refused_cleanly(data)
