@@ -19,6 +19,9 @@ from kirin_video.tasks.db import Database
 
 # No test downloads anything: the Hugging Face libraries must answer from local files only.
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Tests check what is in a video, not how small it is: the fastest encoder preset saves minutes.
+# Servers started by the tests inherit it; tests/media/test_encode.py checks the setting is used.
+os.environ["KIRIN_ENCODE_PRESET"] = "ultrafast"
 
 KEY_A = "test-key-a"
 KEY_B = "test-key-b"

@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 EngineName = Literal["auto", "preview", "diffusers"]
 DtypeName = Literal["auto", "bf16", "fp16", "fp32"]
 OffloadName = Literal["none", "model", "sequential"]
+#: libx264's speed/size trade-offs, fastest first.
+EncodePreset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
 
 #: USD per task by ``model:mode:duration``; ``*`` matches any model.
 DEFAULT_PRICES: dict[str, Decimal] = {
@@ -80,6 +84,9 @@ class Settings(BaseSettings):
     rate_limit: str = "100/second"  # requests, in the `limits` notation: "5/second", "600/minute"
     rate_limit_storage: str = "memory://"  # e.g. redis://host:6379 to share it between API nodes
     max_unfinished_tasks: int = Field(default=100, ge=1)  # pending + processing
+
+    # Output encoding: CPU time per video against file size (README, "Configuration").
+    encode_preset: EncodePreset = "veryfast"
 
     max_body_bytes: int = 64 * 1024 * 1024
     fetch_timeout_s: float = 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import av
@@ -80,3 +81,16 @@ def test_progress_is_reported_after_each_frame(tmp_path: Path) -> None:
 def test_odd_frame_size_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="even width and height"):
         encode_outputs(moving_frames(width=95), fps=30, video_path=tmp_path / "v.mp4")
+
+
+def x264_options(path: Path) -> str:
+    """The settings libx264 records in the stream it wrote (its SEI message)."""
+    found = re.search(rb"options: ([^\x00]+)", path.read_bytes())
+    assert found is not None, "no x264 settings in the file"
+    return found.group(1).decode()
+
+
+@pytest.mark.parametrize(("preset", "motion_search"), [("ultrafast", "dia"), ("veryfast", "hex")])
+def test_the_preset_reaches_the_encoder(tmp_path: Path, preset: str, motion_search: str) -> None:
+    [video] = encode_outputs(moving_frames(), fps=30, video_path=tmp_path / "v.mp4", preset=preset)
+    assert f" me={motion_search} " in x264_options(video.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from kirin_video.storage.local import LocalStorage
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
 from tests.conftest import b64, make_image
+from tests.media.test_encode import x264_options
 
 IMAGE = make_image()
 
@@ -138,3 +140,15 @@ def test_cancelled_task_is_not_completed_by_its_worker(service: TaskService) -> 
     assert not service.report_progress(task_id, 0.5, worker="w")
     assert not service.complete(task_id, worker="w", output=[], usage={}, meta={})
     assert service.get(owner="o", ref=task_id).status == Status.CANCELLED
+
+
+@pytest.mark.parametrize(("preset", "motion_search"), [("ultrafast", "dia"), ("veryfast", "hex")])
+def test_tasks_are_encoded_with_the_configured_preset(
+    service: TaskService, tmp_path: Path, preset: str, motion_search: str
+) -> None:
+    task_id = _create(service)
+    runtime = _runtime(service, tmp_path, PreviewEngine())
+    runtime = replace(runtime, settings=Settings(data_dir=tmp_path, encode_preset=preset))
+    execute(task_id, runtime, worker="w")
+    [video] = (tmp_path / "outputs").rglob("video.mp4")
+    assert f" me={motion_search} " in x264_options(video)

@@ -48,12 +48,12 @@ class VideoInfo:
 class _Writer:
     """One MP4 being written, frame by frame."""
 
-    def __init__(self, path: Path, *, width: int, height: int, fps: int) -> None:
+    def __init__(self, path: Path, *, width: int, height: int, fps: int, preset: str) -> None:
         self.path = path
         self.frames = 0
         self._container = av.open(str(path), mode="w", options={"movflags": "+faststart"})
         self._stream: VideoStream = self._container.add_stream(
-            "libx264", rate=Fraction(fps), options={"crf": str(CRF), "preset": PRESET}
+            "libx264", rate=Fraction(fps), options={"crf": str(CRF), "preset": preset}
         )
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = PIX_FMT
@@ -90,10 +90,12 @@ def encode_outputs(
     watermarked_path: Path | None = None,
     cover_path: Path | None = None,
     on_frame: Callable[[int], None] | None = None,
+    preset: str = PRESET,
 ) -> list[EncodedVideo]:
     """Write the clean MP4, and optionally a watermarked twin and a JPEG cover, in one pass.
 
-    ``on_frame`` is called with the number of frames written so far, after each frame.
+    ``on_frame`` is called with the number of frames written so far, after each frame;
+    ``preset`` is libx264's speed/size trade-off.
     """
     writers: list[_Writer] = []
     size = (0, 0)
@@ -101,7 +103,9 @@ def encode_outputs(
         for frame in frames:
             if not writers:
                 size = _check_size(frame)
-                writers = _open_writers(video_path, watermarked_path, size=size, fps=fps)
+                writers = _open_writers(
+                    video_path, watermarked_path, size=size, fps=fps, preset=preset
+                )
                 if cover_path is not None:
                     Image.fromarray(frame).save(cover_path, "JPEG", quality=COVER_QUALITY)
             elif frame.shape[:2] != (size[1], size[0]):
@@ -120,10 +124,15 @@ def encode_outputs(
 
 
 def _open_writers(
-    video_path: Path, watermarked_path: Path | None, *, size: tuple[int, int], fps: int
+    video_path: Path,
+    watermarked_path: Path | None,
+    *,
+    size: tuple[int, int],
+    fps: int,
+    preset: str,
 ) -> list[_Writer]:
     paths = [video_path] if watermarked_path is None else [video_path, watermarked_path]
-    return [_Writer(path, width=size[0], height=size[1], fps=fps) for path in paths]
+    return [_Writer(path, width=size[0], height=size[1], fps=fps, preset=preset) for path in paths]
 
 
 def _result(writer: _Writer, *, size: tuple[int, int], fps: int) -> EncodedVideo:

@@ -112,6 +112,7 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None
         watermarked_path=workdir / "video_watermarked.mp4" if task.params["watermark"] else None,
         cover_path=workdir / "cover.jpg",
         on_frame=lambda done: encode_progress(done / job.geometry.frames),
+        preset=runtime.settings.encode_preset,
     )
     encoded = time.time()
     progress(0.99)
