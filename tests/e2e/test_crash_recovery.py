@@ -12,7 +12,6 @@ from tests.e2e.conftest import ServerProcess, wait_for
 BODY = {
     "model": "kirin_v1_6_i2v",
     "image": b64(make_image()),
-    "mode": "pro",
     "duration": "10",
     "seed": 3,
 }

@@ -63,13 +63,13 @@ def multi(count: int, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("body", "size", "frames"),
+    ("body", "size", "frames", "ends"),
     [
-        (i2v(image=b64(FIRST)), (1080, 720), 150),
-        (i2v(image=b64(FIRST), image_tail=b64(LAST), mode="pro"), (1620, 1080), 150),
-        (i2v(image_tail=b64(LAST), mode="pro", duration="10"), (1620, 1080), 300),
-        (multi(1, duration="10"), (1280, 720), 300),
-        (multi(4, mode="pro", aspect_ratio="1:1"), (1080, 1080), 150),
+        (i2v(image=b64(FIRST)), (1080, 720), 150, (FIRST, None)),
+        (i2v(image=b64(FIRST), image_tail=b64(LAST), mode="pro"), (1620, 1080), 150, (FIRST, LAST)),
+        (i2v(image_tail=b64(LAST), mode="pro", duration="10"), (1620, 1080), 300, (None, LAST)),
+        (multi(1, duration="10"), (1280, 720), 300, (None, None)),
+        (multi(4, mode="pro", aspect_ratio="1:1"), (1080, 1080), 150, (None, None)),
     ],
     ids=[
         "i2v first std 5s",
@@ -80,26 +80,24 @@ def multi(count: int, **fields: Any) -> dict[str, Any]:
     ],
 )
 def test_diffusers_task_delivers_contract_video(
-    wan_client: TestClient, tmp_path: Path, body: dict[str, Any], size: tuple[int, int], frames: int
+    wan_client: TestClient,
+    tmp_path: Path,
+    body: dict[str, Any],
+    size: tuple[int, int],
+    frames: int,
+    ends: tuple[bytes | None, bytes | None],
 ) -> None:
     task = run_task(wan_client, {**body, "seed": 3})
     assert task["status"] == "completed", task
     assert task["metadata"]["engine"] == "diffusers"
-    path = tmp_path / "v.mp4"
-    download(wan_client, task["output"][0]["content"][0]["url"], path)
+    path = download(wan_client, task["output"][0]["content"][0]["url"], tmp_path / "v.mp4")
     info = probe(path)
     assert (info.width, info.height, info.frames) == (*size, frames)
     assert info.fps == pytest.approx(30)
     assert task["output"][0]["content"][0]["duration"] == frames // 30
-
-
-def test_i2v_starts_and_ends_on_the_given_frames(wan_client: TestClient, tmp_path: Path) -> None:
-    task = run_task(wan_client, i2v(image=b64(FIRST), image_tail=b64(LAST), mode="pro"))
-    start, end = first_and_last_frames(
-        download(wan_client, task["output"][0]["content"][0]["url"], tmp_path / "v.mp4")
-    )
-    for frame, given in ((start, FIRST), (end, LAST)):
-        assert np.abs(frame.astype(int) - picture(given, (1620, 1080)).astype(int)).mean() < 6
+    for frame, given in zip(first_and_last_frames(path), ends, strict=True):
+        if given is not None:  # the client's own frame comes back (H.264 adds a little noise)
+            assert np.abs(frame.astype(int) - picture(given, size).astype(int)).mean() < 6
 
 
 def test_same_seed_same_video_other_prompt_other_video(
@@ -163,11 +161,17 @@ def test_missing_weights_fail_tasks_with_advice_and_the_server_stays_up(
 
 
 def test_server_process_runs_the_diffusers_engine_from_environment(
-    server: Callable[..., ServerProcess], tiny_wan: Path
+    server: Callable[..., ServerProcess], tiny_wan: Path, tmp_path: Path
 ) -> None:
     env = {f"KIRIN_{name.upper()}": str(value) for name, value in TINY_WAN.items()}
     process = server(KIRIN_MODEL_PATH=str(tiny_wan), **env)
+    cases = [(i2v(image=b64(FIRST)), (1080, 720)), (multi(1, aspect_ratio="9:16"), (720, 1280))]
     with process.client() as client:
-        created = client.post("/v1/generation", json=multi(1)).json()
-        task = wait_for(client, created["id"], until=lambda t: t["status"] == "completed")
-    assert task["metadata"]["engine"] == "diffusers"  # type: ignore[index]
+        ids = [client.post("/v1/generation", json=body).json()["id"] for body, _ in cases]
+        for task_id, (_, size) in zip(ids, cases, strict=True):
+            task: Any = wait_for(client, task_id, until=lambda t: t["status"] == "completed")
+            assert task["metadata"]["engine"] == "diffusers"
+            path = tmp_path / f"{task_id}.mp4"
+            path.write_bytes(client.get(task["output"][0]["content"][0]["url"]).content)
+            info = probe(path)
+            assert (info.width, info.height, info.frames, info.fps) == (*size, 150, 30)

@@ -39,9 +39,15 @@ def download(client: TestClient, url: str, path: Path) -> Path:
 
 
 def first_and_last_frames(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Decodes every frame but keeps two: a 1080p video's frames would take gigabytes."""
     with av.open(str(path)) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    return frames[0], frames[-1]
+        first = last = None
+        for frame in container.decode(video=0):
+            if first is None:
+                first = frame.to_ndarray(format="rgb24")
+            last = frame
+    assert first is not None and last is not None, "the video has no frames"
+    return first, last.to_ndarray(format="rgb24")
 
 
 @pytest.fixture
