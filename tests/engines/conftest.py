@@ -1,8 +1,10 @@
-"""Fixtures for engine tests: textured pictures and a recorder of progress."""
+"""Fixtures for engine tests: textured pictures, a two-expert pipeline, a pipeline recorder."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -39,3 +41,41 @@ def exhaust_memory_once(pipe: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(transformer, "forward", exhausted)
+
+
+#: Where Wan2.2's high-noise expert hands over to the low-noise one (its published value).
+TINY_BOUNDARY_RATIO = 0.875
+
+
+@pytest.fixture(scope="session")
+def tiny_wan22(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny two-expert (Wan2.2) VACE pipeline saved in diffusers format."""
+    from kirin_video.engines.architectures import build_random_pipeline
+
+    path = tmp_path_factory.mktemp("tiny-wan22")
+    build_random_pipeline("tiny", boundary_ratio=TINY_BOUNDARY_RATIO).save_pretrained(path)
+    return path
+
+
+class RecordingPipeline:
+    """A loaded pipeline whose calls are recorded and answered with random frames, not denoised.
+
+    What the engine asks of the network is under test here, so the network itself never runs;
+    each answer is distinct, so a test can tell which frames came from which call.
+    """
+
+    def __init__(self, pipe: Any) -> None:
+        self._pipe = pipe
+        self.calls: list[dict[str, Any]] = []
+        self.outputs: list[np.ndarray] = []  # uint8 frames of each answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipe, name)
+
+    def __call__(self, **kwargs: Any) -> SimpleNamespace:
+        rng = np.random.default_rng(len(self.calls))
+        shape = (kwargs["num_frames"], kwargs["height"], kwargs["width"], 3)
+        frames = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        self.calls.append(kwargs)
+        self.outputs.append(frames)
+        return SimpleNamespace(frames=(frames.astype(np.float32) / 255.0)[None])

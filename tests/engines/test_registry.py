@@ -69,3 +69,26 @@ def test_doctor_command_prints_the_table(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.exit_code == 0, result.output
     for expected in ("model path", "nowhere", "not found locally", "bfloat16", "device"):
         assert expected in result.output
+
+
+GIB = 1024**3
+
+
+def test_doctor_reports_each_gpus_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    memory = {0: (70 * GIB, 80 * GIB), 1: (GIB * 3 // 2, 24 * GIB)}
+    names = {0: "NVIDIA H100 80GB HBM3", 1: "NVIDIA L4"}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: memory[index])
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: names[index])
+    rows = dict(diagnose(Settings(device="cuda:1")))
+    assert rows["cuda:0"] == "NVIDIA H100 80GB HBM3, 70.0 GiB free of 80.0 GiB"
+    assert rows["cuda:1"] == "NVIDIA L4, 1.5 GiB free of 24.0 GiB"
+    assert (rows["device"], rows["dtype"]) == ("cuda:1", "bfloat16")
+
+
+def test_doctor_says_when_there_is_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    rows = dict(diagnose(Settings()))
+    assert rows["GPU"] == "none (CUDA not available)" and rows["device"] == "cpu"
+    assert not any(fact.startswith("cuda:") for fact in rows)

@@ -102,8 +102,12 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def build_random_pipeline(name: str, *, seed: int = 0) -> Any:
-    """A WanVACEPipeline of the named architecture with random weights, on the default device."""
+def build_random_pipeline(name: str, *, seed: int = 0, boundary_ratio: float | None = None) -> Any:
+    """A WanVACEPipeline of the named architecture with random weights, on the default device.
+
+    With ``boundary_ratio`` it has Wan2.2's two experts: ``transformer`` denoises the timesteps
+    at or above ``boundary_ratio`` of the schedule, a second ``transformer_2`` the rest.
+    """
     import torch
     from diffusers import (
         AutoencoderKLWan,
@@ -121,6 +125,10 @@ def build_random_pipeline(name: str, *, seed: int = 0) -> Any:
         tokenizer=tokenizer,
         text_encoder=UMT5EncoderModel(UMT5Config(**text_config)),
         transformer=WanVACETransformer3DModel(**arch.transformer),
+        transformer_2=(
+            None if boundary_ratio is None else WanVACETransformer3DModel(**arch.transformer)
+        ),
+        boundary_ratio=boundary_ratio,
         vae=AutoencoderKLWan(z_dim=_Z_DIM, **arch.vae),
         scheduler=UniPCMultistepScheduler(
             prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=arch.flow_shift

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,8 +71,14 @@ def load_pipeline(settings: Settings) -> Any:
         # The VAE stays in fp32 (Wan's own recipe): bf16 decoding bands smooth gradients.
         dtypes = {"default": dtype, "vae": torch.float32}
         pipe = WanVACEPipeline.from_pretrained(source, dtype=dtypes)
+        _check_architecture(source, pipe)
         configure(pipe, settings, device=device)
+    except GenerationFailed:
+        raise
     except Exception as exc:
+        if is_out_of_memory(exc):
+            release_memory()
+            raise GenerationFailed(_out_of_memory_advice(source, device, dtype)) from exc
         raise GenerationFailed(_load_advice(source, exc)) from exc
     pipe.set_progress_bar_config(disable=True)
     log.info("loaded %s on %s as %s", source, device, dtype)
@@ -115,9 +122,66 @@ def _check_local_path(source: str) -> None:
         )
 
 
-def _load_advice(source: str, exc: Exception) -> str:
-    detail = f"{type(exc).__name__}: {exc}"[:_MESSAGE_CAP]
+def _check_architecture(source: str, pipe: Any) -> None:
+    """Refuse other Wan pipelines: diffusers loads them with a warning, then generation fails."""
+    from diffusers import WanVACETransformer3DModel
+
+    for transformer in (pipe.transformer, pipe.transformer_2):
+        if transformer is not None and not isinstance(transformer, WanVACETransformer3DModel):
+            raise GenerationFailed(
+                f"KIRIN_MODEL_PATH={source!r} is not a Wan VACE pipeline (its transformer is a "
+                f"{type(transformer).__name__}): point it at a Wan VACE pipeline such as "
+                "Wan-AI/Wan2.1-VACE-1.3B-diffusers"
+            )
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the device running out of memory (torch's own type, or CUDA's text)."""
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def release_memory() -> None:
+    """Give the device's cached memory back after a failure, so the next try starts clean."""
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _out_of_memory_advice(source: str, device: str, dtype: torch.dtype) -> str:
+    precision = str(dtype).removeprefix("torch.")
     return (
-        f"could not load the model from KIRIN_MODEL_PATH={source!r} ({detail}); the checkpoint "
-        "may be missing, incomplete or corrupt: download it again and check with `kirin doctor`"
+        f"out of memory on {device} loading {source!r} in {precision}: set "
+        "KIRIN_CPU_OFFLOAD=model (or sequential, for the least memory), KIRIN_DTYPE=bf16 "
+        "if it is fp32, or use a smaller model (Wan2.1-VACE-1.3B fits a 24 GB GPU)"
+    )
+
+
+#: Load failures the user can fix, recognised by the libraries' messages and error types.
+_MISSING = ("no file named", "not fully cached", "does not appear to have a file named")
+_UNREADABLE = ("unable to load weights", "not a valid json", "safetensorerror", "deserializ")
+
+
+def _load_advice(source: str, exc: Exception) -> str:
+    """The library's error, and what to do about it for the kinds of failure we recognise."""
+    detail = f"{type(exc).__name__}: {exc}"
+    text = detail.lower()
+    if any(marker in text for marker in _MISSING):
+        advice = (
+            "a file of the pipeline is missing (an incomplete download, or a repo id not in "
+            "the Hugging Face cache): download the whole pipeline again"
+        )
+    elif any(marker in text for marker in _UNREADABLE):
+        advice = (
+            "a file of the checkpoint cannot be read (truncated or corrupt): delete it and "
+            "download it again"
+        )
+    else:
+        advice = "check the KIRIN_* switches in docs/engines.md"
+    return (
+        f"could not load the model from KIRIN_MODEL_PATH={source!r} "
+        f"({detail[:_MESSAGE_CAP]}); {advice}, then check with `kirin doctor`"
     )

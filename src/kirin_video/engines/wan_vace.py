@@ -7,7 +7,6 @@ window is rendered in segments, each conditioned on the last frames of the one b
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from PIL import Image
 from kirin_video.config import Settings
 from kirin_video.contract.errors import GenerationFailed
 from kirin_video.engines.base import Clip, Job, ProgressFn
-from kirin_video.engines.loading import load_pipeline, resolve_device
+from kirin_video.engines.loading import load_pipeline, release_memory, resolve_device
 from kirin_video.engines.native import NativeOptions, NativePlan, plan
 from kirin_video.media.postprocess import to_frame
 
@@ -28,6 +27,7 @@ log = logging.getLogger(__name__)
 _KEEP, _GENERATE = 0, 255  # VACE mask values: keep the given pixels, or generate them
 _UNKNOWN = (128, 128, 128)  # what VACE expects in frames it is asked to generate
 _DENOISE_SHARE = 0.95  # of this engine's progress; decoding the latents takes the rest
+_SHORT_SIDE_SETTING = {"std": "KIRIN_NATIVE_SHORT_SIDE", "pro": "KIRIN_PRO_SHORT_SIDE"}
 
 PipelineLoader = Callable[[Settings], Any]
 
@@ -86,17 +86,18 @@ class DiffusersEngine:
             try:
                 frames = _render(self.pipeline, job, native, on_progress)
             except torch.OutOfMemoryError as exc:
-                _release_memory()
-                raise GenerationFailed(self._out_of_memory(native)) from exc
+                release_memory()
+                raise GenerationFailed(self._out_of_memory(native, job.mode)) from exc
         on_progress(1.0)
         return Clip(frames=frames, fps=(len(frames) - 1) / job.geometry.duration)
 
-    def _out_of_memory(self, native: NativePlan) -> str:
+    def _out_of_memory(self, native: NativePlan, mode: str) -> str:
+        short_side = _SHORT_SIDE_SETTING[mode]
         return (
             f"out of memory on {resolve_device(self._settings)} rendering "
             f"{native.width}x{native.height}x{native.segments[0]} frames: set "
             "KIRIN_CPU_OFFLOAD=model, KIRIN_VAE_TILING=true, or a smaller "
-            "KIRIN_NATIVE_SHORT_SIDE / KIRIN_MAX_NATIVE_FRAMES"
+            f"{short_side} / KIRIN_MAX_NATIVE_FRAMES"
         )
 
 
@@ -169,11 +170,3 @@ def _conditioning(
 def _to_uint8(frames: np.ndarray) -> list[np.ndarray]:
     pixels = (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
     return list(pixels)
-
-
-def _release_memory() -> None:
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
