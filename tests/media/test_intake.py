@@ -18,8 +18,9 @@ from PIL import Image, ImageFile
 from kirin_video.contract import catalog
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
 from kirin_video.contract.params import ImageInput
-from kirin_video.media.fetch import Fetcher, IPAddress
+from kirin_video.media.fetch import Fetcher
 from kirin_video.media.intake import MAX_PIXELS, decode_base64, decode_image, load_image
+from kirin_video.netpolicy import IPAddress
 
 MakeImage = Callable[..., bytes]
 

@@ -1,16 +1,14 @@
-"""Properties of the image validators: base64 decoding, the address policy, image decoding."""
+"""Properties of the image validators: base64 decoding and image decoding."""
 
 from __future__ import annotations
 
 import base64
-import ipaddress
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
-from kirin_video.media.fetch import IPAddress, check_address
 from kirin_video.media.intake import decode_base64, decode_image
 from tests.media.conftest import encode_picture
 
@@ -47,47 +45,6 @@ def test_base64_round_trips_whatever_the_whitespace_alphabet_and_padding(
 ) -> None:
     data, text = sent
     assert decode_base64(text, field="image") == data
-
-
-# check_address: every address of a refused network, as sent or wrapped in an IPv6 form.
-
-REFUSED_NETWORKS = [
-    ipaddress.ip_network(network)
-    for network in (
-        "127.0.0.0/8",  # loopback
-        "10.0.0.0/8",  # private
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "169.254.0.0/16",  # link-local (cloud metadata)
-        "224.0.0.0/4",  # multicast
-        "::1/128",
-        "fc00::/7",  # unique local
-        "fe80::/10",
-        "ff00::/8",
-    )
-]
-WRAPPED = {
-    "mapped": lambda v4: ipaddress.IPv6Address(f"::ffff:{v4}"),
-    "6to4": lambda v4: ipaddress.IPv6Address((0x2002 << 112) | (int(v4) << 80)),
-    "NAT64": lambda v4: ipaddress.IPv6Address(f"64:ff9b::{v4}"),
-}
-
-
-@st.composite
-def refused_addresses(draw: st.DrawFn) -> IPAddress:
-    """An address inside a loopback, private, link-local or multicast network, in any form."""
-    network = draw(st.sampled_from(REFUSED_NETWORKS))
-    address = network[draw(st.integers(0, network.num_addresses - 1))]
-    if isinstance(address, ipaddress.IPv4Address):
-        form = draw(st.sampled_from([None, *WRAPPED]))
-        return address if form is None else WRAPPED[form](address)
-    return address
-
-
-@settings(DERANDOMIZED, max_examples=300)
-@given(address=refused_addresses())
-def test_every_address_of_a_refused_network_is_refused(address: IPAddress) -> None:
-    assert check_address(address) is not None, address
 
 
 # decode_image: whatever the bytes, an accepted image or the contract's image error.

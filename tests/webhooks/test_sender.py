@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import httpx
 import pytest
 
-from kirin_video.media.fetch import IPAddress
+from kirin_video.netpolicy import IPAddress
 from kirin_video.webhooks.sender import MAX_RESPONSE_BYTES, Outcome, Sender
 
 ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100000000\r\n\r\n"

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
-
-import httpx
 
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
+from kirin_video.netpolicy import parse_callback_url
 
 _SHOWN_CHARS = 60
 
@@ -279,13 +277,9 @@ def _callback_url(body: dict[str, Any]) -> str | None:
     if not isinstance(value, str):
         raise _fail(ErrorCode.BODY_INVALID, name, rule, value)
     try:
-        parts = urlsplit(value)
-        _ = parts.port  # raises for a port that is not a number in 0-65535
-        httpx.URL(value)  # what the sender will parse: refuses bad IPv4, NUL, broken IDNA
-    except (ValueError, httpx.InvalidURL, UnicodeError) as exc:
+        parse_callback_url(value)
+    except ValueError as exc:
         raise _fail(ErrorCode.CALLBACK_URL_INVALID, name, rule, value) from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _fail(ErrorCode.CALLBACK_URL_INVALID, name, rule, value)
     return value
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from kirin_video.media.fetch import AddressRefused, Resolver, pinned, resolve_host
+from kirin_video.netpolicy import AddressRefused, Resolver, pinned, resolve_host
 from kirin_video.webhooks.backoff import retry_after
 
 MAX_RESPONSE_BYTES = 64 * 1024  # what is read of a receiver's answer, at most
