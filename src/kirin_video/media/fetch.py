@@ -100,4 +100,3 @@ class Fetcher:
             if len(body) > self._max_bytes:
                 raise AddressRefused(f"must be at most {self._max_bytes} bytes", "a larger body")
         return bytes(body)
-
