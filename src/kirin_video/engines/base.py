@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
 from PIL import Image
 
 from kirin_video.contract.catalog import Geometry, Model
+from kirin_video.media.frames import Clip
+
+__all__ = ["Clip", "Engine", "Job", "ProgressFn"]  # Clip lives in media, where conform reads it
 
 #: Called with overall progress in [0, 1]; it may raise to stop the job (cancellation).
 ProgressFn = Callable[[float], None]
@@ -29,14 +31,6 @@ class Job:
     first: Image.Image | None = None  # i2v: the first frame (RGB)
     last: Image.Image | None = None  # i2v: the last frame (RGB)
     references: tuple[Image.Image, ...] = field(default_factory=tuple)  # multi (RGB)
-
-
-@dataclass
-class Clip:
-    """Frames an engine rendered (H×W×3 uint8 RGB) at its own size and rate."""
-
-    frames: list[np.ndarray]
-    fps: float
 
 
 class Engine(Protocol):

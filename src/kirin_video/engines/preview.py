@@ -12,16 +12,15 @@ from math import cos, floor, pi, sin
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from kirin_video.contract.catalog import Geometry
 from kirin_video.engines.base import Clip, Job, ProgressFn
-from kirin_video.media.postprocess import cover_background, fit_size, resize, to_frame
+from kirin_video.media.frames import cover_background, fit_size, resize, rgb_pixels, to_frame
+from kirin_video.media.interpolate import FlowInterpolator
 
 _PROGRESS_STEPS = 20  # report at least every 5% of the frames
 _ZOOM_RANGE = (1.06, 1.16)  # how far a camera move pushes in by its end
 _PAN_RANGE = (0.3, 1.0)  # share of the room the zoom leaves that the camera pans across
-_FLOW_WIDTH = 480  # optical flow is estimated at this width, then scaled up
 _TRANSITION_S = 0.8  # cross-fade between two references
 _SHOT_SCALES = (0.90, 0.97)  # a reference's size in the frame, as a share of its fitted size
 _BACKGROUND_ZOOM = 0.08
@@ -47,18 +46,14 @@ class PreviewEngine:
 def _render(job: Job, rng: np.random.Generator) -> Iterator[np.ndarray]:
     geometry = job.geometry
     if job.references:
-        return _references([_pixels(ref) for ref in job.references], geometry, rng)
+        return _references([rgb_pixels(ref) for ref in job.references], geometry, rng)
     if job.first is not None and job.last is not None:
-        return _morph(_pixels(job.first), _pixels(job.last), geometry)
+        return _morph(rgb_pixels(job.first), rgb_pixels(job.last), geometry)
     if job.first is not None:
-        return _camera(_pixels(job.first), geometry, rng, ending=False)
+        return _camera(rgb_pixels(job.first), geometry, rng, ending=False)
     if job.last is not None:
-        return _camera(_pixels(job.last), geometry, rng, ending=True)
+        return _camera(rgb_pixels(job.last), geometry, rng, ending=True)
     raise ValueError("preview: the job has no first, last or reference image")
-
-
-def _pixels(image: Image.Image) -> np.ndarray:
-    return np.asarray(image.convert("RGB"))
 
 
 def _reporting(
@@ -140,49 +135,14 @@ def _camera(
         )
 
 
-def _flow(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense flow a→b and b→a at the frame's size, estimated once on small grey images."""
-    height, width = a.shape[:2]
-    small_w = min(width, _FLOW_WIDTH)
-    small_h = max(8, round(height * small_w / width))
-    grey = [cv2.cvtColor(resize(img, small_w, small_h), cv2.COLOR_RGB2GRAY) for img in (a, b)]
-    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    forward = dis.calc(grey[0], grey[1], np.zeros((small_h, small_w, 2), np.float32))
-    backward = dis.calc(grey[1], grey[0], np.zeros((small_h, small_w, 2), np.float32))
-    factor = np.array([width / small_w, height / small_h], dtype=np.float32)
-    return _upscale(forward, width, height) * factor, _upscale(backward, width, height) * factor
-
-
-def _upscale(flow: np.ndarray, width: int, height: int) -> np.ndarray:
-    big: np.ndarray = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
-    return big
-
-
-def _warp(image: np.ndarray, *, grid: np.ndarray, flow: np.ndarray, amount: float) -> np.ndarray:
-    """Sample ``image`` at ``grid + amount·flow`` (backward warping)."""
-    sample_at = cv2.scaleAdd(flow, amount, grid)
-    edge = cv2.BORDER_REPLICATE  # one 2-channel map holds x and y, hence no second map
-    warped: np.ndarray = cv2.remap(image, sample_at, None, cv2.INTER_LINEAR, borderMode=edge)  # type: ignore[call-overload]
-    return warped
-
-
 def _morph(first: np.ndarray, last: np.ndarray, geometry: Geometry) -> Iterator[np.ndarray]:
-    """Warp first along the flow towards last while dissolving into last warped back."""
+    """Move first along the optical flow towards last while dissolving into it, eased."""
     width, height = geometry.width, geometry.height
     a, b = to_frame(first, width, height), to_frame(last, width, height)
-    forward, backward = _flow(a, b)
-    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    grid = np.dstack([xs, ys])
-    for index, t in _times(geometry.frames):
-        if index == 0:
-            yield a
-        elif index == geometry.frames - 1:
-            yield b
-        else:
-            from_a = _warp(a, grid=grid, flow=forward, amount=-t)
-            from_b = _warp(b, grid=grid, flow=backward, amount=-(1.0 - t))
-            weight = _ease(t)
-            yield cv2.addWeighted(from_a, 1.0 - weight, from_b, weight, 0.0)
+    between = FlowInterpolator()  # the pair's flow is estimated once, then reused per frame
+    for _, t in _times(geometry.frames):
+        weight = _ease(t)
+        yield a if weight == 0.0 else b if weight == 1.0 else between(a, b, weight)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from kirin_video.contract.errors import GenerationFailed
 from kirin_video.engines.base import Clip, Job, ProgressFn
 from kirin_video.engines.loading import load_pipeline, release_memory, resolve_device
 from kirin_video.engines.native import NativeOptions, NativePlan, plan
-from kirin_video.media.postprocess import to_frame
+from kirin_video.media.frames import rgb_pixels, to_frame
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def _render(pipe: Any, job: Job, native: NativePlan, on_progress: ProgressFn) ->
 def _fitted(image: Image.Image | None, size: tuple[int, int]) -> Image.Image | None:
     if image is None:
         return None
-    return Image.fromarray(to_frame(np.asarray(image.convert("RGB")), *size))
+    return Image.fromarray(to_frame(rgb_pixels(image), *size))
 
 
 def _conditioning(

@@ -31,11 +31,6 @@ class Fetcher:
         self._transport = transport
         self._resolve = resolve
 
-    @property
-    def max_bytes(self) -> int:
-        """The largest body a fetch returns; a larger one is cut off while it streams."""
-        return self._max_bytes
-
     async def fetch(self, url: str, *, field: str) -> bytes:
         """The body at ``url``; any failure is an IMAGE_INVALID error naming the field and URL."""
         reach = f"URL must be reachable within {self._timeout_s:g}s"
