@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from kirin_video.api.app import create_app
 from kirin_video.config import Settings
 from kirin_video.contract.errors import ErrorCode
-from kirin_video.contract.kling import HTTP_STATUS, KlingCode
+from kirin_video.surfaces.kling.wire import HTTP_STATUS, KlingCode
 
 KEY = "test-key-a"
 EXAMPLES = int(os.environ.get("KIRIN_FUZZ_EXAMPLES", "50"))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
 from kirin_video.api.limits import BodyLimitMiddleware
-from kirin_video.contract.params import parse_request
+from kirin_video.contract.params import parse_params
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
@@ -110,7 +110,7 @@ def test_keys_take_turns_in_the_queue(tmp_path: Path) -> None:
     db.migrate()
     service = TaskService(db)
     image = [StoredImage("first", make_image(320, 320))]
-    request = parse_request(BODY)
+    request = parse_params(BODY)
     busy = [service.create(owner="busy", request=request, images=image).id for _ in range(5)]
     late = service.create(owner="late", request=request, images=image).id
     order = []

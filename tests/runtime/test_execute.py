@@ -10,7 +10,7 @@ import pytest
 
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Status
-from kirin_video.contract.params import parse_request
+from kirin_video.contract.params import parse_params
 from kirin_video.engines.base import Clip, Job, ProgressFn
 from kirin_video.engines.preview import PreviewEngine
 from kirin_video.runtime.execute import Runtime, execute
@@ -46,7 +46,7 @@ def _runtime(service: TaskService, tmp_path: Path, engine: object) -> Runtime:
 
 
 def _create(service: TaskService) -> str:
-    request = parse_request({"model": "kirin_v1_6_i2v", "image": b64(IMAGE), "seed": 1})
+    request = parse_params({"model": "kirin_v1_6_i2v", "image": b64(IMAGE), "seed": 1})
     return service.create(owner="o", request=request, images=[StoredImage("first", IMAGE)]).id
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from kirin_video.contract.params import parse_request
+from kirin_video.contract.params import parse_params
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
 from tests.conftest import b64, make_image
 
 IMAGE = make_image(320, 320)
-REQUEST = parse_request({"model": "kirin_v1_6_i2v", "image": b64(IMAGE)})
+REQUEST = parse_params({"model": "kirin_v1_6_i2v", "image": b64(IMAGE)})
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -12,18 +12,21 @@ from kirin_video import __version__
 from kirin_video.api.errors import install_error_handlers
 from kirin_video.api.limits import BodyLimitMiddleware
 from kirin_video.api.openapi import install_openapi
-from kirin_video.api.routes import files, generation, health, kling, models
+from kirin_video.api.request_id import RequestIdMiddleware
+from kirin_video.api.routes import files, health, models
 from kirin_video.api.services import build_services
 from kirin_video.config import Settings
 from kirin_video.engines.base import Engine
+from kirin_video.surfaces import registry
 
 log = logging.getLogger(__name__)
 
-ROUTERS = (generation.router, kling.router, models.router, health.router, files.router)
+#: Routes outside the surfaces: the model catalog (also under ``/model``), operations, files.
+ROUTERS = ((models.router, ("", "/model")), (health.router, ("",)), (files.router, ("",)))
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
-    """Build the API; every route also answers under ``/model`` like the hosted base URL."""
+    """Build the API: every surface's routes, operations and files over one set of services."""
     services = build_services(settings, engine=engine)
 
     @asynccontextmanager
@@ -38,10 +41,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     app = FastAPI(title="kirin-video", version=__version__, lifespan=lifespan)
     app.state.services = services
-    for router in ROUTERS:
-        app.include_router(router)
-        app.include_router(router, prefix="/model", include_in_schema=False)
+    registry.mount(app)
+    for router, prefixes in ROUTERS:
+        for index, prefix in enumerate(prefixes):
+            app.include_router(router, prefix=prefix, include_in_schema=index == 0)
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
     return app

@@ -1,18 +1,20 @@
-"""Request body limit, enforced while reading so an oversized body is never buffered."""
+"""Request body limit, enforced while reading so an oversized body is never buffered.
+
+The limit is raised from ``receive``, inside the route that reads the body, so the surface that
+matched answers it in its own envelope; a declared ``Content-Length`` over the limit is refused
+at the first read, before any of the body is taken.
+"""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kirin_video.api.kling_envelope import error_body, is_kling_path
 from kirin_video.contract.errors import RequestTooLarge
-from kirin_video.contract.kling import HTTP_STATUS, kling_code
+from kirin_video.surfaces.registry import DEFAULT
 
 
 class BodyLimitMiddleware:
-    """Answers 413 / ``8002005016`` once a body passes ``max_bytes``."""
+    """Raises ``RequestTooLarge`` (413 / ``8002005016``) once a body passes ``max_bytes``."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -27,14 +29,14 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await _refuse(send, self._error(int(declared), declared=True), path=scope["path"])
-            return
+        too_large = declared.isdigit() and int(declared) > self.max_bytes
         received = 0
         started = False
 
         async def limited_receive() -> Message:
             nonlocal received
+            if too_large:
+                raise self._error(int(declared), declared=True)
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
@@ -48,27 +50,7 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except RequestTooLarge as exc:
+        except RequestTooLarge as exc:  # read outside any surface's route
             if started:
                 raise
-            await _refuse(send, exc, path=scope["path"])
-
-
-async def _refuse(send: Send, error: RequestTooLarge, *, path: str) -> None:
-    """413 in the contract's shape, or Kling's 400 / 1200 on its routes."""
-    status, body = error.http_status, {"error": error.to_dict()}
-    if is_kling_path(path):
-        code = kling_code(error)
-        status, body = HTTP_STATUS[code], error_body(code, error.message)
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+            await DEFAULT.answer(exc)(scope, receive, send)

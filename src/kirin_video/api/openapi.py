@@ -1,7 +1,7 @@
 """The OpenAPI schema, completed with what the routes cannot declare themselves.
 
-The create route parses raw JSON, so its request shapes are added here; FastAPI's 422 answers are
-the contract's 400s in its error shape (``api/errors.py``); every authenticated operation can also
+The create routes parse raw JSON, so their request models are added here; FastAPI's 422 answers
+are the contract's 400s in each surface's error shape; every authenticated operation can also
 answer 429; the list filters take only the contract's values.
 """
 
@@ -15,30 +15,14 @@ from pydantic.json_schema import models_json_schema
 
 from kirin_video.contract import catalog as c
 from kirin_video.contract.schema import I2VRequest, MultiI2VRequest
+from kirin_video.contract.statuses import PublicStatus
 
 _REF = "#/components/schemas/{model}"
 
-CREATE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"$ref": _REF.format(model=m.__name__)}
-                        for m in (I2VRequest, MultiI2VRequest)
-                    ],
-                    "discriminator": {"propertyName": "model"},
-                }
-            }
-        },
-    }
-}
-
 #: Query parameters that the routes check against the contract's values themselves.
 _QUERY_ENUMS: dict[tuple[str, str], dict[str, list[str]]] = {
-    ("/v1/generation", "get"): {
-        "status": [s.value for s in c.Status],
+    ("/model/v1/generation", "get"): {
+        "status": [s.value for s in PublicStatus],
         "model": [m.value for m in c.Model],
     },
 }

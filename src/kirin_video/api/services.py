@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
@@ -20,9 +20,11 @@ from kirin_video.runtime.embedded import EmbeddedWorker
 from kirin_video.runtime.execute import Runtime
 from kirin_video.runtime.sweeper import Sweeper
 from kirin_video.storage.base import Storage
+from kirin_video.surfaces.registry import render_callback
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.keys import Authenticator
 from kirin_video.tasks.metrics import TaskMetrics
+from kirin_video.tasks.outbox import Due
 from kirin_video.tasks.service import TaskService
 from kirin_video.tasks.workers import WorkerRegistry
 from kirin_video.webhooks.backoff import Backoff
@@ -153,9 +155,11 @@ def ticket_queue(settings: Settings, tasks: TaskService) -> TicketQueue:
 def build_dispatcher(settings: Settings, db: Database, storage: Storage) -> Dispatcher:
     """The callback sender, with the settings' retry policy and address policy."""
 
-    def url_for(key: str, public_base: str | None) -> str:
-        base = settings.public_url or public_base or "http://localhost"
-        return storage.url(key, base_url=base)
+    def render(due: Due) -> dict[str, Any]:
+        base = settings.public_url or due.public_base or "http://localhost"
+        return render_callback(
+            due.surface, due.snapshot, lambda key: storage.url(key, base_url=base)
+        )
 
     return Dispatcher(
         db=db,
@@ -171,7 +175,7 @@ def build_dispatcher(settings: Settings, db: Database, storage: Storage) -> Disp
             max_s=settings.webhook_backoff_max_s,
             max_attempts=settings.webhook_max_attempts,
         ),
-        url_for=url_for,
+        render=render,
         concurrency=settings.webhook_concurrency,
         per_host=settings.webhook_per_host,
         poll_s=settings.webhook_poll_s,

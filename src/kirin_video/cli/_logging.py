@@ -7,10 +7,13 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from kirin_video.api.request_id import RequestIdFilter
 from kirin_video.config import Settings
 
-TEXT_FORMAT = "%(levelname)s:     %(name)s: %(message)s"
-JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(threadName)s %(message)s"
+TEXT_FORMAT = "%(levelname)s:     %(name)s: [%(request_id)s] %(message)s"
+JSON_FIELDS = (
+    "%(asctime)s %(levelname)s %(name)s %(process)d %(threadName)s %(request_id)s %(message)s"
+)
 
 
 def setup_logging(settings: Settings) -> None:
@@ -25,6 +28,7 @@ def setup_logging(settings: Settings) -> None:
         )
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

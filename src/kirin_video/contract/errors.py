@@ -2,15 +2,16 @@
 
 KirinError                  any failure that has a contract code
 ├── InvalidRequest          400 family: a field broke a rule (code names which)
+│   └── QueryInvalid        400 / 8002005014: a query parameter out of its range
 ├── AuthenticationFailed    401 / 8002005006
 ├── TaskNotFound            404 / 8002005013
 ├── ExternalIdTaken         409 / 8002005010
 ├── TaskAlreadyFinished     409 / 8002005018
 ├── RateLimited             429 / 8002005015
 ├── RequestTooLarge         413 / 8002005016
+├── MethodNotAllowed        405 / 8002005014
 ├── ProviderUnavailable     503 / 8002005099
-├── GenerationFailed        in a task's ``error`` / 8002005098
-└── TaskCancelled           in a task's ``error`` / 8002005097
+└── GenerationFailed        in a task's ``error`` / 8002005098
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ AuthFailure = Literal["missing", "invalid", "not_yet_valid", "expired"]
 class ErrorCode(StrEnum):
     """Every code of the contract, by meaning."""
 
-    OK = "0"
     IMAGE_MISSING = "8002005001"
     IMAGE_INVALID = "8002005002"
     PROMPT_INVALID = "8002005003"
@@ -67,15 +67,18 @@ class KirinError(Exception):
 
     code: ErrorCode = ErrorCode.GENERATION_FAILED
 
-    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: ErrorCode | None = None, http_status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        self._http_status = http_status
 
     @property
     def http_status(self) -> int:
-        return HTTP_STATUS.get(self.code, 400)
+        return self._http_status or HTTP_STATUS.get(self.code, 400)
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code.value, "message": self.message}
@@ -89,6 +92,10 @@ class InvalidRequest(KirinError):
     @property
     def http_status(self) -> int:
         return 400
+
+
+class QueryInvalid(InvalidRequest):
+    """A query parameter broke its rule (Kling answers these with its own code)."""
 
 
 class AuthenticationFailed(KirinError):
@@ -128,13 +135,19 @@ class RequestTooLarge(KirinError):
     code = ErrorCode.REQUEST_TOO_LARGE
 
 
+class MethodNotAllowed(KirinError):
+    """A route exists at the path, not for the method."""
+
+    code = ErrorCode.BODY_INVALID
+
+    @property
+    def http_status(self) -> int:
+        return 405
+
+
 class ProviderUnavailable(KirinError):
     code = ErrorCode.PROVIDER_UNAVAILABLE
 
 
 class GenerationFailed(KirinError):
     code = ErrorCode.GENERATION_FAILED
-
-
-class TaskCancelled(KirinError):
-    code = ErrorCode.TASK_CANCELLED

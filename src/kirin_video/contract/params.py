@@ -37,7 +37,7 @@ class ImageInput:
 
 
 @dataclass(frozen=True)
-class GenerationRequest:
+class Params:
     """A validated create request; images are still as sent."""
 
     model: c.Model
@@ -67,7 +67,7 @@ class GenerationRequest:
         }
 
 
-def parse_request(body: Any) -> GenerationRequest:
+def parse_params(body: Any) -> Params:
     """Check a create body against the contract; raise ``InvalidRequest`` on the first breach."""
     if not isinstance(body, dict):
         raise _fail(ErrorCode.BODY_INVALID, "body", "must be a JSON object", body)
@@ -80,7 +80,7 @@ def parse_request(body: Any) -> GenerationRequest:
     return _check_multi(body)
 
 
-def _check_i2v(body: dict[str, Any]) -> GenerationRequest:
+def _check_i2v(body: dict[str, Any]) -> Params:
     images: list[ImageInput] = []
     for name, role, aspect in (("image", "first", True), ("image_tail", "last", False)):
         value = _optional_str(body, name)
@@ -98,7 +98,7 @@ def _check_i2v(body: dict[str, Any]) -> GenerationRequest:
         raise _fail(
             ErrorCode.NOT_SUPPORTED_IN_MODE, "image_tail", "is supported only with mode 'pro'", mode
         )
-    return GenerationRequest(
+    return Params(
         model=c.Model.I2V,
         images=tuple(images),
         prompt=_prompt(body, required=False),
@@ -108,8 +108,8 @@ def _check_i2v(body: dict[str, Any]) -> GenerationRequest:
     )
 
 
-def _check_multi(body: dict[str, Any]) -> GenerationRequest:
-    return GenerationRequest(
+def _check_multi(body: dict[str, Any]) -> Params:
+    return Params(
         model=c.Model.MULTI_I2V,
         images=_image_list(body),
         prompt=_prompt(body, required=True),

@@ -26,6 +26,7 @@ from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.progress import ProgressReporter, Stopped
 from kirin_video.storage.base import Storage
 from kirin_video.tasks.service import Claimed, TaskService
+from kirin_video.tasks.snapshot import OutputFile, OutputKind, Usage
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None
     encoded = time.time()
     progress(0.99)
     prefix = f"{task.id}/{task.attempts}"  # per attempt: a run taken over never clobbers another
-    output = _store(prefix, runtime.storage, workdir, videos)
+    outputs = _store(prefix, runtime.storage, workdir, videos)
     timings = {
         "queued_s": (task.started_ts or started) - task.created_ts,
         "generate_s": generated - started,
@@ -127,7 +128,7 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None
     completed = runtime.service.complete(
         task.id,
         worker=worker,
-        output=[{"content": output, "jobId": task.id}],
+        outputs=outputs,
         usage=_usage(runtime.settings, task.model, task.params),
         meta=_metadata(runtime.engine.name, job.geometry, task.seed, timings),
     )
@@ -177,29 +178,24 @@ def _pixels(image: Image.Image | None) -> np.ndarray | None:
 
 def _store(
     prefix: str, storage: Storage, workdir: Path, videos: list[EncodedVideo]
-) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
+) -> list[OutputFile]:
+    """Put the files in storage: the video, its watermarked copy if any, the cover."""
+    files: list[OutputFile] = []
     for index, video in enumerate(videos):
         key = f"{prefix}/{video.path.name}"
         storage.put(key, video.path)
-        item: dict[str, Any] = {
-            "type": "video",
-            "key": key,
-            "duration": round(video.frames / video.fps),
-        }
-        if index > 0:
-            item["watermarked"] = True
-        items.append(item)
+        kind = OutputKind.VIDEO_WATERMARKED if index > 0 else OutputKind.VIDEO
+        files.append(OutputFile(kind=kind, key=key, seconds=round(video.frames / video.fps)))
     cover = workdir / "cover.jpg"
     if cover.exists():
         storage.put(f"{prefix}/cover.jpg", cover)
-        items.append({"type": "image", "key": f"{prefix}/cover.jpg"})
-    return items
+        files.append(OutputFile(kind=OutputKind.COVER, key=f"{prefix}/cover.jpg"))
+    return files
 
 
-def _usage(settings: Settings, model: str, params: dict[str, Any]) -> dict[str, Any]:
+def _usage(settings: Settings, model: str, params: dict[str, Any]) -> Usage:
     cost = settings.price(model=model, mode=params["mode"], duration=params["duration"])
-    return {"cost": str(cost.quantize(Decimal("0.0001"))), "discount": settings.discount}
+    return Usage(cost=str(cost.quantize(Decimal("0.0001"))), discount=settings.discount)
 
 
 def _metadata(

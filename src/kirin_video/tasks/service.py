@@ -25,11 +25,12 @@ from kirin_video.contract.errors import (
     TaskAlreadyFinished,
     TaskNotFound,
 )
-from kirin_video.contract.params import GenerationRequest
+from kirin_video.contract.params import Params
+from kirin_video.tasks import outbox
 from kirin_video.tasks.db import Database
+from kirin_video.tasks.snapshot import OutputFile, Usage
 from kirin_video.tasks.states import can_move
 from kirin_video.tasks.tables import Task, TaskImage
-from kirin_video.webhooks import outbox
 
 _UNFINISHED_RETRY_S = 10.0  # a task takes at least this long; sooner is pointless
 _UNFINISHED_LOCK = 0x6B76  # advisory lock scope of the per-key cap ("kv")
@@ -85,7 +86,7 @@ class TaskService:
         self,
         *,
         owner: str,
-        request: GenerationRequest,
+        request: Params,
         images: Sequence[StoredImage],
         public_base: str | None = None,
         surface: str = "kirin",
@@ -163,15 +164,15 @@ class TaskService:
         self,
         *,
         owner: str,
-        status: str | None = None,
+        statuses: Sequence[str] = (),
         model: str | None = None,
         limit: int = c.DEFAULT_LIST_LIMIT,
         cursor: str | None = None,
     ) -> Page:
-        """The caller's tasks, newest first, by keyset pagination."""
+        """The caller's tasks (in any of ``statuses``, if given), newest first, keyset-paged."""
         query = select(Task).where(Task.owner == owner)
-        if status:
-            query = query.where(Task.status == status)
+        if statuses:
+            query = query.where(Task.status.in_(statuses))
         if model:
             query = query.where(Task.model == model)
         if cursor:
@@ -215,7 +216,7 @@ class TaskService:
             )
         return self.get(owner=owner, ref=task.id)
 
-    def callbacks(self, *, owner: str, ref: str) -> list[dict[str, Any]]:
+    def callbacks(self, *, owner: str, ref: str) -> list[outbox.DeliveryRecord]:
         """The task's callback deliveries, oldest first, each with its attempts."""
         task = self.get(owner=owner, ref=ref)
         with self.db.session() as session:
@@ -329,8 +330,8 @@ class TaskService:
         task_id: str,
         *,
         worker: str,
-        output: list[Any],
-        usage: dict[str, Any],
+        outputs: Sequence[OutputFile],
+        usage: Usage,
         meta: dict[str, Any],
     ) -> bool:
         """Finish ``worker``'s run; False if the task was cancelled or taken over meanwhile."""
@@ -338,8 +339,8 @@ class TaskService:
             task_id,
             Status.COMPLETED,
             guard=_held_by(task_id, worker),
-            output=output,
-            usage=usage,
+            outputs=[item.model_dump(mode="json") for item in outputs],
+            usage=usage.model_dump(mode="json"),
             meta=meta,
             progress=1.0,
             finished_ts=time.time(),

@@ -65,7 +65,8 @@ class Task(Base):
     heartbeat_ts: Mapped[float | None] = mapped_column(Float, nullable=True)  # lease renewed
     error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
-    output: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    #: Typed output files (``snapshot.OutputFile``): kind, storage key, seconds.
+    outputs: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
     created_ts: Mapped[float] = mapped_column(Float)
@@ -102,7 +103,8 @@ class WebhookDelivery(Base):
     seq: Mapped[int] = mapped_column(Integer)  # order of the task's status changes
     event: Mapped[str] = mapped_column(String(16))  # the status the task moved to
     url: Mapped[str] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the task object, keys not yet signed
+    #: The task's facts at the change (``TaskSnapshot``), rendered by its surface when sent.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_ts: Mapped[float] = mapped_column(Float)

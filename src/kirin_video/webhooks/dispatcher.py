@@ -10,11 +10,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
+from kirin_video.tasks import outbox
 from kirin_video.tasks.db import Database
-from kirin_video.webhooks import outbox
 from kirin_video.webhooks.backoff import Backoff
 from kirin_video.webhooks.metrics import DELIVERIES
 from kirin_video.webhooks.sender import Outcome, Sender
@@ -22,8 +23,8 @@ from kirin_video.webhooks.signing import SecretBook, signed_headers
 
 log = logging.getLogger(__name__)
 
-#: Turns a storage key into a URL, given the public base the task was created through.
-UrlFn = Callable[[str, str | None], str]
+#: The callback body of a delivery: its snapshot rendered by the task's surface, URLs signed now.
+RenderFn = Callable[[outbox.Due], dict[str, Any]]
 
 _LEASE_MARGIN_S = 60.0  # a crashed sender's lease runs out this long after its timeout
 
@@ -47,7 +48,7 @@ class Dispatcher:
         sender: Sender,
         secrets: SecretBook,
         backoff: Backoff,
-        url_for: UrlFn,
+        render: RenderFn,
         concurrency: int,
         per_host: int,
         poll_s: float,
@@ -57,7 +58,7 @@ class Dispatcher:
         self._sender = sender
         self._secrets = secrets
         self._backoff = backoff
-        self._url_for = url_for
+        self._render = render
         self._concurrency = concurrency
         self._per_host = per_host
         self._poll_s = poll_s
@@ -164,7 +165,7 @@ class Dispatcher:
             await asyncio.to_thread(self._record, due, time.time(), refused.final())
             return
         started = time.time()
-        body = json.dumps(due.body(sign=lambda key: self._url_for(key, due.public_base)))
+        body = json.dumps(self._render(due))
         secret = await asyncio.to_thread(self._secrets.for_owner, due.owner)  # a rotated one too
         headers = {
             **signed_headers(secret=secret, msg_id=due.id, body=body),

@@ -9,8 +9,8 @@ from fastapi.responses import FileResponse
 
 from kirin_video.api.deps import ServicesDep
 from kirin_video.contract.errors import AuthenticationFailed, TaskNotFound
-from kirin_video.contract.schema import error_responses
 from kirin_video.storage.local import LocalStorage
+from kirin_video.surfaces.kirin.models import error_responses
 
 router = APIRouter(tags=["files"])
 

@@ -9,8 +9,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from kirin_video.api.deps import ServicesDep
 from kirin_video.contract.errors import ProviderUnavailable
-from kirin_video.contract.schema import error_responses
 from kirin_video.storage.base import StorageUnavailable
+from kirin_video.surfaces.kirin.models import error_responses
 
 router = APIRouter(tags=["health"])
 

@@ -1,7 +1,7 @@
-"""The Kling developer API as code: routes' models, statuses, error codes, request translation.
+"""Kling's developer API as code: its routes, statuses, error codes, request translation.
 
 Kling-style clients send the same generation parameters under Kling's names and read Kling's
-envelope. Requests are translated into the Kirin body and checked by ``parse_request``, so every
+envelope. Requests are translated into the Kirin body and checked by ``parse_params``, so every
 rule stays written once; errors are the same errors, answered with Kling's numeric codes.
 """
 
@@ -16,9 +16,11 @@ from kirin_video.contract.errors import (
     ErrorCode,
     InvalidRequest,
     KirinError,
+    MethodNotAllowed,
+    QueryInvalid,
     RateLimited,
 )
-from kirin_video.contract.params import GenerationRequest, parse_request
+from kirin_video.contract.params import Params, parse_params
 
 
 class Route(StrEnum):
@@ -109,12 +111,16 @@ def kling_code(error: KirinError) -> KlingCode:
         return _AUTH.get(error.reason, KlingCode.AUTH_FAILED)
     if isinstance(error, RateLimited) and error.concurrent:
         return KlingCode.CONCURRENCY_LIMITED
+    if isinstance(error, MethodNotAllowed):
+        return KlingCode.METHOD_INVALID
+    if isinstance(error, QueryInvalid):
+        return KlingCode.PARAM_ILLEGAL
     return FROM_KIRIN.get(error.code, KlingCode.PARAM_ILLEGAL)
 
 
 def parse_kling_request(
     route: Route, body: Any, *, model_names: list[str], default_model: str
-) -> GenerationRequest:
+) -> Params:
     """Check a Kling create body by the contract's rules, as the route's Kirin model."""
     if not isinstance(body, dict):
         raise InvalidRequest(f"body: must be a JSON object; got {type(body).__name__}")
@@ -133,4 +139,4 @@ def parse_kling_request(
                 code=ErrorCode.NOT_SUPPORTED_IN_MODE,
             )
     kirin = {k: v for k, v in body.items() if k not in ("model", "model_name", *UNSUPPORTED)}
-    return parse_request({**kirin, "model": route.model.value})
+    return parse_params({**kirin, "model": route.model.value})

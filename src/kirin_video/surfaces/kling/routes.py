@@ -5,23 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from kirin_video.api.deps import CallerDep, ServicesDep
-from kirin_video.api.kling_envelope import succeed
-from kirin_video.api.render import public_base
-from kirin_video.api.services import Services
-from kirin_video.api.submit import load_images, read_json, store
 from kirin_video.contract.errors import TaskNotFound
-from kirin_video.contract.kling import (
-    DEFAULT_PAGE_SIZE,
-    PAGE_NUM_RANGE,
-    PAGE_SIZE_RANGE,
-    Route,
-    parse_kling_request,
-)
-from kirin_video.contract.kling_schema import (
+from kirin_video.surfaces.base import surface_route
+from kirin_video.surfaces.deps import Backend, BackendDep, CallerDep
+from kirin_video.surfaces.intake import create_task, read_json, signer, snapshot
+from kirin_video.surfaces.kling.envelope import answer, succeed
+from kirin_video.surfaces.kling.models import (
     KlingCreateAnswer,
     KlingErrorBody,
     KlingImage2VideoRequest,
@@ -29,10 +20,18 @@ from kirin_video.contract.kling_schema import (
     KlingMultiImage2VideoRequest,
     KlingTaskAnswer,
 )
-from kirin_video.tasks.kling_view import kling_created, kling_object
+from kirin_video.surfaces.kling.render import kling_created, kling_object
+from kirin_video.surfaces.kling.wire import (
+    DEFAULT_PAGE_SIZE,
+    PAGE_NUM_RANGE,
+    PAGE_SIZE_RANGE,
+    Route,
+    parse_kling_request,
+)
+from kirin_video.tasks.snapshot import TaskSnapshot
 from kirin_video.tasks.tables import Task
 
-router = APIRouter(prefix="/v1/videos", tags=["kling"])
+router = APIRouter(prefix="/v1/videos", tags=["kling"], route_class=surface_route(answer))
 
 PageNum = Annotated[int, Query(alias="pageNum", ge=PAGE_NUM_RANGE[0], le=PAGE_NUM_RANGE[1])]
 PageSize = Annotated[int, Query(alias="pageSize", ge=PAGE_SIZE_RANGE[0], le=PAGE_SIZE_RANGE[1])]
@@ -59,26 +58,16 @@ def _add_routes(route: Route) -> None:
         },
         responses={200: {"model": KlingCreateAnswer}, **_errors(400, 401, 429)},
     )
-    async def create(request: Request, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
-        settings = services.settings
+    async def create(request: Request, caller: CallerDep, backend: BackendDep) -> dict[str, Any]:
+        settings = backend.settings
         names = (
             settings.kling_i2v_models if route is Route.IMAGE2VIDEO else settings.kling_multi_models
         )
-        generation = parse_kling_request(
+        params = parse_kling_request(
             route, await read_json(request), model_names=names, default_model=settings.kling_model
         )
-        images = await load_images(generation, services)
-        task = await run_in_threadpool(
-            lambda: store(
-                generation,
-                images,
-                caller=caller,
-                request=request,
-                services=services,
-                surface="kling",
-            )
-        )
-        return succeed(kling_created(task))
+        task = await create_task(params, request=request, caller=caller, surface="kling")
+        return succeed(kling_created(TaskSnapshot.of(task)))
 
     @router.get(
         f"/{route}/{{ref}}",
@@ -86,10 +75,8 @@ def _add_routes(route: Route) -> None:
         response_model=None,
         responses={200: {"model": KlingTaskAnswer}, **_errors(401, 404)},
     )
-    def query(
-        ref: str, request: Request, caller: CallerDep, services: ServicesDep
-    ) -> dict[str, Any]:
-        return succeed(_render(_task(route, ref, caller, services), request, services))
+    def query(ref: str, request: Request, caller: CallerDep, backend: BackendDep) -> dict[str, Any]:
+        return succeed(_render(_task(route, ref, caller, backend), request, backend))
 
     @router.get(
         f"/{route}",
@@ -100,33 +87,32 @@ def _add_routes(route: Route) -> None:
     def list_tasks(
         request: Request,
         caller: CallerDep,
-        services: ServicesDep,
+        backend: BackendDep,
         page_num: PageNum = 1,
         page_size: PageSize = DEFAULT_PAGE_SIZE,
         external_task_id: Annotated[str | None, Query()] = None,
     ) -> dict[str, Any]:
         if external_task_id is not None:  # some Kling clients query this way
             return succeed(
-                _render(_task(route, external_task_id, caller, services), request, services)
+                _render(_task(route, external_task_id, caller, backend), request, backend)
             )
-        tasks = services.tasks.page(
+        tasks = backend.tasks.page(
             owner=caller, model=route.model.value, number=page_num, size=page_size
         )
-        return succeed([_render(task, request, services) for task in tasks])
+        return succeed([_render(task, request, backend) for task in tasks])
 
 
 for _route in Route:
     _add_routes(_route)
 
 
-def _task(route: Route, ref: str, caller: str, services: Services) -> Task:
+def _task(route: Route, ref: str, caller: str, backend: Backend) -> Task:
     """The caller's task by id or external id, on the route of its model only."""
-    task = services.tasks.get(owner=caller, ref=ref)
+    task = backend.tasks.get(owner=caller, ref=ref)
     if task.model != route.model.value:
         raise TaskNotFound(f"task_id: no {route} task with id or external_task_id {ref!r}")
     return task
 
 
-def _render(task: Task, request: Request, services: Services) -> dict[str, Any]:
-    base = public_base(request, services)
-    return kling_object(task, sign=lambda key: services.storage.url(key, base_url=base))
+def _render(task: Task, request: Request, backend: Backend) -> dict[str, Any]:
+    return kling_object(snapshot(task, backend), signer(request, backend))

@@ -9,7 +9,7 @@ import pytest
 from kirin_video.config import Settings
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.tables import Task, WebhookDelivery
-from kirin_video.webhooks import outbox
+from kirin_video.tasks import outbox
 
 SLOW, FAST = "slow", "fast"
 

@@ -1,4 +1,8 @@
-"""The outbox: deliveries written with each status change, leased, sent and recorded."""
+"""The outbox: deliveries written in each status change's transaction, leased and recorded.
+
+A delivery keeps the task's snapshot, not a wire shape: the dispatcher renders it through the
+task's surface, with freshly signed URLs, each time it sends.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,8 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kirin_video.contract.catalog import Status
-from kirin_video.tasks.kling_view import kling_object, signed_kling_object
+from kirin_video.tasks.snapshot import TaskSnapshot
 from kirin_video.tasks.tables import Task, WebhookAttempt, WebhookDelivery
-from kirin_video.tasks.view import SignFn, signed_object, task_object
 
 #: The status changes a client is told about (a requeue to pending is internal).
 EVENTS = frozenset({Status.PROCESSING, Status.COMPLETED, Status.FAILED, Status.CANCELLED})
@@ -30,16 +33,10 @@ class Due:
     task_id: str
     owner: str
     url: str
-    payload: dict[str, Any]
+    snapshot: TaskSnapshot
     attempt: int  # this attempt's number, from 1
     public_base: str | None
     surface: str  # the API the task was created through: the body speaks it
-
-    def body(self, *, sign: SignFn) -> dict[str, Any]:
-        """The callback body with fresh URLs: Kling's task object, or the Kirin one."""
-        if self.surface == "kling":
-            return signed_kling_object(self.payload, sign=sign)
-        return signed_object(self.payload, sign=sign)
 
 
 def enqueue(session: Session, task_id: str) -> str | None:
@@ -60,7 +57,7 @@ def enqueue(session: Session, task_id: str) -> str | None:
         seq=int(seq or 0) + 1,
         event=task.status,
         url=task.callback_url,
-        payload=_stored_payload(task),
+        payload=TaskSnapshot.of(task).model_dump(mode="json"),
         state=PENDING,
         attempts=0,
         next_attempt_ts=now,
@@ -68,13 +65,6 @@ def enqueue(session: Session, task_id: str) -> str | None:
     )
     session.add(delivery)
     return delivery.id
-
-
-def _stored_payload(task: Task) -> dict[str, Any]:
-    """The task object as it is now, in the API it was created through, URLs not yet signed."""
-    if task.surface == "kling":
-        return kling_object(task, sign=None)
-    return task_object(task, sign=None)
 
 
 #: Due rows read per query while looking for ones whose host has room.
@@ -152,7 +142,7 @@ def _take(
         task_id=delivery.task_id,
         owner=delivery.owner,
         url=delivery.url,
-        payload=delivery.payload,
+        snapshot=TaskSnapshot.model_validate(delivery.payload),
         attempt=delivery.attempts + 1,
         public_base=public_base,
         surface=surface,
@@ -200,38 +190,55 @@ def record(
     session.execute(update(WebhookDelivery).where(WebhookDelivery.id == due.id).values(**values))
 
 
-def history(session: Session, task_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class AttemptRecord:
+    started_ts: float
+    duration_ms: int
+    http_status: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """A delivery as a client may see it: the change it reports, where, and how it went."""
+
+    id: str
+    event: Status
+    url: str
+    state: str
+    next_attempt_ts: float | None  # only while pending
+    attempts: tuple[AttemptRecord, ...]
+
+
+def history(session: Session, task_id: str) -> list[DeliveryRecord]:
     """Every delivery of a task, oldest first, with its attempts."""
     deliveries = session.scalars(
         select(WebhookDelivery)
         .where(WebhookDelivery.task_id == task_id)
         .order_by(WebhookDelivery.seq)
     ).all()
-    result = []
-    for delivery in deliveries:
-        attempts = session.scalars(
-            select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id == delivery.id)
-            .order_by(WebhookAttempt.number)
-        ).all()
-        result.append(
-            {
-                "id": delivery.id,
-                "event": delivery.event,
-                "url": delivery.url,
-                "state": delivery.state,
-                "next_attempt_at": (
-                    int(delivery.next_attempt_ts) if delivery.state == PENDING else None
-                ),
-                "attempts": [
-                    {
-                        "at": int(attempt.started_ts),
-                        "duration_ms": attempt.duration_ms,
-                        "http_status": attempt.http_status,
-                        "error": attempt.error,
-                    }
-                    for attempt in attempts
-                ],
-            }
-        )
-    return result
+    return [_record_of(session, delivery) for delivery in deliveries]
+
+
+def _record_of(session: Session, delivery: WebhookDelivery) -> DeliveryRecord:
+    attempts = session.scalars(
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id == delivery.id)
+        .order_by(WebhookAttempt.number)
+    ).all()
+    return DeliveryRecord(
+        id=delivery.id,
+        event=Status(delivery.event),
+        url=delivery.url,
+        state=delivery.state,
+        next_attempt_ts=delivery.next_attempt_ts if delivery.state == PENDING else None,
+        attempts=tuple(
+            AttemptRecord(
+                started_ts=a.started_ts,
+                duration_ms=a.duration_ms,
+                http_status=a.http_status,
+                error=a.error,
+            )
+            for a in attempts
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Wire formats ("surfaces") over the same tasks: one package per client family."""

@@ -1,0 +1,111 @@
+"""What a surface is: routers that answer their own errors, and a renderer for callbacks.
+
+Errors are answered by the route that matched (its route class), so two surfaces can share a
+path prefix and each still speaks its own envelope; nothing looks at the request path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
+
+from kirin_video.contract.errors import (
+    ErrorCode,
+    KirinError,
+    MethodNotAllowed,
+    ProviderUnavailable,
+    QueryInvalid,
+    RequestTooLarge,
+    TaskNotFound,
+)
+from kirin_video.tasks.snapshot import SignFn, TaskSnapshot
+
+log = logging.getLogger(__name__)
+
+#: A surface's answer to an error, in its own envelope.
+AnswerFn = Callable[[KirinError], Response]
+#: A surface's task object for a callback, from the snapshot the status change left.
+RenderFn = Callable[[TaskSnapshot, SignFn], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One client family's wire over the same tasks."""
+
+    name: str
+    #: Routers and the prefixes each is also served under (``""``: as declared).
+    routers: tuple[tuple[APIRouter, tuple[str, ...]], ...]
+    render_callback: RenderFn
+    answer: AnswerFn
+
+
+def as_kirin_error(exc: Exception, request: Request | None = None) -> KirinError:
+    """Framework errors and surprises as the contract's errors; a surprise is logged."""
+    if isinstance(exc, KirinError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return QueryInvalid(_validation_message(exc))
+    if isinstance(exc, HTTPException):
+        return _from_http(exc)
+    where = f" on {request.method} {request.url.path}" if request is not None else ""
+    log.error("unhandled error%s", where, exc_info=exc)
+    return KirinError(
+        "internal server error; the request was not applied", code=ErrorCode.GENERATION_FAILED
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'][1:]) or 'request'}: {err['msg']}; "
+        f"got {str(err.get('input'))[:60]!r}"
+        for err in exc.errors()
+    )
+
+
+def _from_http(exc: HTTPException) -> KirinError:
+    detail = str(exc.detail)
+    if exc.status_code == 404:
+        return TaskNotFound(f"path: no such route; {detail}")
+    if exc.status_code == 413:
+        return RequestTooLarge(detail)
+    if exc.status_code == 503:
+        return ProviderUnavailable(detail)
+    return KirinError(detail, code=ErrorCode.BODY_INVALID, http_status=exc.status_code)
+
+
+def surface_route(answer: AnswerFn) -> type[APIRoute]:
+    """A route class whose every error, 405 included, leaves in ``answer``'s envelope."""
+
+    class SurfaceRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def guarded(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except Exception as exc:  # every failure gets the surface's envelope
+                    return answer(as_kirin_error(exc, request))
+
+            return guarded
+
+        async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if self.methods and scope["method"] not in self.methods:
+                refused = MethodNotAllowed(
+                    f"method: {scope['method']} is not served on {scope['path']}; "
+                    f"use {', '.join(sorted(self.methods))}"
+                )
+                response = answer(refused)
+                response.headers["Allow"] = ", ".join(sorted(self.methods))
+                await response(scope, receive, send)
+                return
+            await super().handle(scope, receive, send)
+
+    return SurfaceRoute

@@ -1,0 +1,70 @@
+"""What every surface does to take a task: read the body, load the images, store the task."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+
+from kirin_video.contract.errors import InvalidRequest
+from kirin_video.contract.params import Params
+from kirin_video.media.intake import load_image
+from kirin_video.surfaces.deps import Backend
+from kirin_video.tasks.service import StoredImage
+from kirin_video.tasks.snapshot import SignFn, TaskSnapshot
+from kirin_video.tasks.tables import Task
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON, or the contract's error for a body that is not."""
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"body: must be a JSON object; got invalid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise InvalidRequest("body: must be a JSON object; got JSON nested too deeply") from exc
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise InvalidRequest(
+            "body: must be a JSON object; got a number with too many digits"
+        ) from exc
+
+
+async def create_task(params: Params, *, request: Request, caller: str, surface: str) -> Task:
+    """Decode or fetch every image at once, each checked by the contract, then store the task."""
+    backend: Backend = request.app.state.services
+    loaded = await asyncio.gather(
+        *(load_image(spec, fetcher=backend.fetcher) for spec in params.images)
+    )
+    images = [
+        StoredImage(spec.role, image.data)
+        for spec, image in zip(params.images, loaded, strict=True)
+    ]
+    return await run_in_threadpool(
+        lambda: backend.tasks.create(
+            owner=caller,
+            request=params,
+            images=images,
+            public_base=public_base(request, backend),
+            surface=surface,
+        )
+    )
+
+
+def public_base(request: Request, backend: Backend) -> str:
+    """``KIRIN_PUBLIC_URL`` if set, else the address the client reached us on."""
+    return backend.settings.public_url or str(request.base_url)
+
+
+def signer(request: Request, backend: Backend) -> SignFn:
+    """Signs storage keys into URLs under the base the client reached us on."""
+    base = public_base(request, backend)
+    return lambda key: backend.storage.url(key, base_url=base)
+
+
+def snapshot(task: Task, backend: Backend) -> TaskSnapshot:
+    """The task's facts now; a waiting one also says where it stands in the queue."""
+    return TaskSnapshot.of(task, queue_position=backend.tasks.queue_position(task))

@@ -1,0 +1,134 @@
+"""The hosted wire's task routes: create, poll (id or external id), cancel, callbacks, list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from kirin_video.contract import catalog as c
+from kirin_video.contract.statuses import PUBLIC_STATUS, stored_statuses
+from kirin_video.surfaces.base import surface_route
+from kirin_video.surfaces.deps import BackendDep, CallerDep
+from kirin_video.surfaces.intake import create_task, read_json, signer, snapshot
+from kirin_video.surfaces.kirin.errors import answer
+from kirin_video.surfaces.kirin.models import (
+    CallbackAttempt,
+    CallbackDelivery,
+    CallbackList,
+    TaskObject,
+    TaskPage,
+    error_responses,
+)
+from kirin_video.surfaces.kirin.openapi import CREATE_BODY
+from kirin_video.surfaces.kirin.render import ms, task_object
+from kirin_video.surfaces.kirin.wire import model_filter, parse_create, status_filter
+from kirin_video.tasks.outbox import DeliveryRecord
+from kirin_video.tasks.tables import Task
+
+router = APIRouter(prefix="/v1/generation", tags=["generation"], route_class=surface_route(answer))
+
+_TASK = {"response_model": TaskObject, "response_model_exclude_none": True}
+
+
+@router.post(
+    "",
+    summary="Create a generation task",
+    openapi_extra=CREATE_BODY,
+    responses=error_responses(400, 401, 409, 413),
+    **_TASK,  # type: ignore[arg-type]
+)
+async def create(request: Request, caller: CallerDep, backend: BackendDep) -> TaskObject:
+    params = parse_create(await read_json(request))
+    task = await create_task(params, request=request, caller=caller, surface="kirin")
+    return _render(task, request, backend)
+
+
+@router.get(
+    "",
+    summary="List the caller's tasks, newest first",
+    response_model=TaskPage,
+    response_model_exclude_none=True,
+    responses=error_responses(400, 401),
+)
+def list_tasks(
+    request: Request,
+    caller: CallerDep,
+    backend: BackendDep,
+    status: Annotated[str | None, Query()] = None,
+    model: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=c.MAX_LIST_LIMIT)] = c.DEFAULT_LIST_LIMIT,
+    cursor: Annotated[str | None, Query()] = None,
+) -> TaskPage:
+    word, chosen = status_filter(status), model_filter(model)
+    page = backend.tasks.list_tasks(
+        owner=caller,
+        statuses=stored_statuses(word) if word else (),
+        model=chosen.value if chosen else None,
+        limit=limit,
+        cursor=cursor,
+    )
+    return TaskPage(
+        data=[_render(task, request, backend) for task in page.tasks],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/task/{ref}",
+    summary="Get a task by id or external_task_id",
+    responses=error_responses(401, 404),
+    **_TASK,  # type: ignore[arg-type]
+)
+def get_task(ref: str, request: Request, caller: CallerDep, backend: BackendDep) -> TaskObject:
+    return _render(backend.tasks.get(owner=caller, ref=ref), request, backend)
+
+
+@router.post(
+    "/task/{ref}/cancel",
+    summary="Cancel a task that has not finished",
+    responses=error_responses(401, 404, 409),
+    **_TASK,  # type: ignore[arg-type]
+)
+async def cancel_task(
+    ref: str, request: Request, caller: CallerDep, backend: BackendDep
+) -> TaskObject:
+    task = await run_in_threadpool(backend.tasks.cancel, owner=caller, ref=ref)
+    return _render(task, request, backend)
+
+
+@router.get(
+    "/task/{ref}/callbacks",
+    summary="The task's callback deliveries and their attempts, oldest first",
+    response_model=CallbackList,
+    responses=error_responses(401, 404),
+)
+def list_callbacks(ref: str, caller: CallerDep, backend: BackendDep) -> CallbackList:
+    deliveries = backend.tasks.callbacks(owner=caller, ref=ref)
+    return CallbackList(data=[_delivery(d) for d in deliveries])
+
+
+def _render(task: Task, request: Request, backend: BackendDep) -> TaskObject:
+    return task_object(snapshot(task, backend), signer(request, backend))
+
+
+def _delivery(delivery: DeliveryRecord) -> CallbackDelivery:
+    """A delivery from the outbox, its event and times in this surface's words."""
+    next_at = delivery.next_attempt_ts
+    return CallbackDelivery(
+        id=delivery.id,
+        event=PUBLIC_STATUS[delivery.event],
+        url=delivery.url,
+        state=delivery.state,  # type: ignore[arg-type]  # the outbox's three states
+        next_attempt_at=None if next_at is None else ms(next_at),
+        attempts=[
+            CallbackAttempt(
+                at=ms(a.started_ts),
+                duration_ms=a.duration_ms,
+                http_status=a.http_status,
+                error=a.error,
+            )
+            for a in delivery.attempts
+        ],
+    )

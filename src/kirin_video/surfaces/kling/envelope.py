@@ -1,0 +1,39 @@
+"""Kling's response envelope: ``{"code", "message", "request_id", "data"}``, errors included."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from kirin_video.contract.errors import KirinError, RateLimited
+from kirin_video.surfaces.kling.wire import HTTP_STATUS, KlingCode, kling_code
+
+
+def succeed(data: Any) -> dict[str, Any]:
+    return {
+        "code": KlingCode.OK.value,
+        "message": "SUCCEED",
+        "request_id": _request_id(),
+        "data": data,
+    }
+
+
+def error_body(code: KlingCode, message: str) -> dict[str, Any]:
+    """Kling's error body: no ``data``, as in Kling's own examples."""
+    return {"code": code.value, "message": message, "request_id": _request_id()}
+
+
+def answer(exc: KirinError) -> JSONResponse:
+    """Any error in Kling's envelope, with Kling's code and HTTP status for it."""
+    code = kling_code(exc)
+    response = JSONResponse(error_body(code, exc.message), status_code=HTTP_STATUS[code])
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    return response
+
+
+def _request_id() -> str:
+    return str(uuid.uuid4())
