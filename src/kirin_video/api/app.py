@@ -18,11 +18,17 @@ from kirin_video.api.services import build_services
 from kirin_video.config import Settings
 from kirin_video.engines.base import Engine
 from kirin_video.surfaces import registry
+from kirin_video.surfaces.kirin import spec
 
 log = logging.getLogger(__name__)
 
 #: Routes outside the surfaces: the model catalog (also under ``/model``), operations, files.
-ROUTERS = ((models.router, ("", "/model")), (health.router, ("",)), (files.router, ("",)))
+ROUTERS = (
+    (models.router, ("", "/model")),
+    (health.router, ("",)),
+    (files.router, ("",)),
+    (spec.router, ("",)),  # the model-spec service: no /model form
+)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:

@@ -1,65 +1,107 @@
 """Pydantic shapes of requests, tasks and errors: they describe the API in its OpenAPI schema.
 
 Validation itself is done by ``params.parse_request`` (its messages and codes are the contract's);
-these models document the same shapes for clients and schema-driven tools.
+the request models here are generated from the parameter table (``parameters.PARAMETERS``), so
+the schema clients read states the same rules as ``GET /v1/models`` and the model spec.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from kirin_video.contract import catalog as c
+from kirin_video.contract.parameters import PARAMETERS, Parameter, ParamType
 
 Image = Annotated[str, Field(description="raw base64 (no data: prefix) or an http(s) URL")]
 Prompt = Annotated[str, Field(min_length=1, max_length=c.MAX_PROMPT_CHARS)]
 NegativePrompt = Annotated[str, Field(max_length=c.MAX_PROMPT_CHARS)]
 
-
-class WatermarkInfo(BaseModel):
-    enabled: bool
-
-
-class ImageItem(BaseModel):
-    image: Image
-
-
-class _CommonRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    negative_prompt: NegativePrompt | None = None
-    mode: Literal["std", "pro"] = "std"
-    duration: Literal["5", "10", 5, 10] = "5"
-    watermark_info: WatermarkInfo | None = None
-    seed: Annotated[int, Field(ge=0, le=c.MAX_SEED)] | None = None
-    callback_url: str | None = Field(default=None, description="absolute http(s) URL")
-    callback: str | None = Field(default=None, description="another name for callback_url")
-    external_task_id: Annotated[str, Field(min_length=1, max_length=c.MAX_EXTERNAL_ID_CHARS)] | (
-        None
-    ) = None
+_SCALARS: dict[ParamType, type] = {
+    ParamType.STRING: str,
+    ParamType.INTEGER: int,
+    ParamType.NUMBER: float,
+    ParamType.BOOLEAN: bool,
+}
+#: Models of nested objects by name: a shape used by both models is one schema component.
+_SHAPES: dict[str, type[BaseModel]] = {}
 
 
-class I2VRequest(_CommonRequest):
-    """``kirin_v1_6_i2v``: at least one of ``image`` and ``image_tail`` (the tail needs pro)."""
-
-    model: Literal["kirin_v1_6_i2v"]
-    image: Image | None = None
-    image_tail: Image | None = None
-    prompt: Prompt | None = None
-    cfg_scale: Annotated[float, Field(ge=0, le=1)] = c.DEFAULT_CFG_SCALE
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
 
 
-class MultiI2VRequest(_CommonRequest):
-    """``kirin_v1_6_multi_i2v``: 1–4 reference images and a prompt."""
+def _shape(name: str, children: tuple[Parameter, ...]) -> type[BaseModel]:
+    """The model of an object parameter (or of an array's items) from its children."""
+    if name not in _SHAPES:
+        fields = {child.name: _field(child) for child in children}
+        _SHAPES[name] = create_model(name, **fields)  # type: ignore[call-overload]
+    return _SHAPES[name]
 
-    model: Literal["kirin_v1_6_multi_i2v"]
-    image_list: Annotated[list[ImageItem], Field(min_length=1, max_length=c.MAX_REFERENCE_IMAGES)]
-    prompt: Prompt
-    aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9"
+
+def _annotation(parameter: Parameter) -> Any:
+    """The parameter's type, with its rules as pydantic constraints."""
+    base: Any
+    if parameter.enum is not None:
+        base = parameter.enum
+    elif parameter.type is ParamType.OBJECT:
+        base = _shape(_camel(parameter.name), parameter.children)
+    elif parameter.type is ParamType.ARRAY:
+        item = _camel(parameter.name.removesuffix("_list")) + "Item"
+        base = list[_shape(item, parameter.children)]  # type: ignore[misc]
+    else:
+        base = _SCALARS[parameter.type]
+    is_array = parameter.type is ParamType.ARRAY
+    rules = Field(
+        ge=parameter.minimum,
+        le=parameter.maximum,
+        min_length=parameter.min_items if is_array else parameter.min_length,
+        max_length=parameter.max_items if is_array else parameter.max_length,
+    )
+    return Annotated[base, rules]
 
 
-CreateRequest = Annotated[I2VRequest | MultiI2VRequest, Field(discriminator="model")]
+def _field(parameter: Parameter) -> tuple[Any, Any]:
+    """Type and field of a parameter: required, defaulted, or optional (``null``)."""
+    annotation = _annotation(parameter)
+    if not parameter.required and parameter.default is None:
+        annotation = annotation | None
+    info = Field(
+        ... if parameter.required else parameter.default,
+        description=parameter.description,
+        examples=None if parameter.example is None else [parameter.example],
+    )
+    return annotation, info
+
+
+def _request_model(model: c.Model, name: str, doc: str) -> type[BaseModel]:
+    """A create body of ``model``: its id (the discriminator) and its table's parameters."""
+    fields = {parameter.name: _field(parameter) for parameter in PARAMETERS[model]}
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        name,
+        __config__=ConfigDict(extra="allow"),
+        __doc__=doc,
+        model=(Literal[model.value], ...),  # type: ignore[valid-type]
+        **fields,
+    )
+
+
+I2VRequest = _request_model(
+    c.Model.I2V,
+    "I2VRequest",
+    f"``{c.Model.I2V}``: at least one of ``image`` and ``image_tail`` (the tail needs pro).",
+)
+MultiI2VRequest = _request_model(
+    c.Model.MULTI_I2V,
+    "MultiI2VRequest",
+    f"``{c.Model.MULTI_I2V}``: 1-{c.MAX_REFERENCE_IMAGES} reference images and a prompt.",
+)
+
+if TYPE_CHECKING:
+    ImageItem = BaseModel  # the type checker sees the base; the class is generated below
+else:
+    ImageItem = _SHAPES["ImageItem"]  # one item of ``image_list``; the Kling routes share it
 
 
 class ErrorDetail(BaseModel):

@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from kirin_video.api.deps import CallerDep
-from kirin_video.contract.catalog import describe_models
-from kirin_video.contract.schema import ModelList, error_responses
+from kirin_video.contract.parameters import describe_models
+from kirin_video.contract.schema import ModelList
+from kirin_video.surfaces.deps import CallerDep
+from kirin_video.surfaces.kirin.models import error_responses
 
 router = APIRouter(tags=["models"])
 
