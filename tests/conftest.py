@@ -57,7 +57,7 @@ def png_b64() -> str:
 
 
 #: Test folders whose tests run on both databases: every test there that takes ``settings``.
-BOTH_DATABASES = frozenset({"api", "tasks", "webhooks"})
+BOTH_DATABASES = frozenset({"api", "tasks", "webhooks", "kirin", "kling"})
 POSTGRES_ADMIN = os.environ.get("KIRIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 _TABLES = "webhook_attempts, webhook_deliveries, task_images, tasks, api_keys, workers"
 
