@@ -1,285 +1,292 @@
-"""The SDK against a fake server at the HTTP edge (httpx.MockTransport) and the real one."""
+"""``Client`` and ``AsyncClient`` against the hosted wire, replayed at the HTTP edge."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import inspect
 import json
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from standardwebhooks import Webhook
 
-from kirin_video.cli._common import embedded_server
 from kirin_video.client import (
     AsyncClient,
     Client,
-    KirinAPIError,
+    ErrorCode,
+    InvalidRequest,
+    NoOutput,
+    RateLimited,
     Task,
-    WebhookVerificationError,
-    verify_webhook,
+    TaskCancelled,
+    TaskFailed,
+    Timeout,
 )
-from kirin_video.config import Settings
+from tests.client.conftest import (
+    CANCELLED,
+    COMPLETED,
+    CREATE_ROUTE,
+    CREATED,
+    FAILED,
+    HOSTED,
+    QUEUED,
+    RUNNING,
+    TASK_ID,
+    TASK_ROUTE,
+    Replay,
+    error_body,
+)
 from tests.conftest import make_image
 
-Handler = Callable[[httpx.Request], httpx.Response]
 PNG = make_image()
 
 
-def task_json(status: str = "pending", **extra: Any) -> dict[str, Any]:
-    return {
-        "id": "task_1",
-        "model": "kirin_v1_6_i2v",
-        "status": status,
-        "created_at": 1,
-        "updated_at": 2,
-        "external_task_id": None,
-        "metadata": {"seed": 3},
-        **extra,
-    }
-
-
-COMPLETED = task_json(
-    "completed",
-    output=[
-        {
-            "content": [
-                {"type": "video", "url": "https://cdn.example/v.mp4", "duration": 5},
-                {
-                    "type": "video",
-                    "url": "https://cdn.example/w.mp4",
-                    "duration": 5,
-                    "watermarked": True,
-                },
-                {"type": "image", "url": "https://cdn.example/c.jpg"},
-            ],
-            "jobId": "task_1",
-        }
-    ],
-    usage={"cost": "0.2800", "discount": 0},
-)
-
-
-def recording(answer: Handler) -> tuple[list[httpx.Request], Client]:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(request)
-
-    return seen, Client(
-        "https://api.example/model",
-        "sk-1",
-        poll_interval=0.001,
-        transport=httpx.MockTransport(handler),
-    )
-
-
-def test_create_sends_raw_base64_from_path_bytes_and_pil(tmp_path: Path) -> None:
+def test_create_sends_the_hosted_envelope_with_the_parameters(
+    replay: Replay, tmp_path: Path
+) -> None:
     path = tmp_path / "first.png"
     path.write_bytes(PNG)
-    seen, client = recording(lambda r: httpx.Response(200, json=task_json()))
-    client.create(
+    replay.on(CREATE_ROUTE, CREATED)
+    task = replay.client().create(
         "kirin_v1_6_multi_i2v",
-        image_list=[path, PNG, Image.new("RGB", (400, 400))],
-        prompt="p",
+        image_list=[path, PNG, Image.new("RGB", (400, 400)), "https://img.example/d.png"],
+        prompt="two cats",
         duration=10,
+        aspect_ratio="9:16",
         watermark=True,
         seed=0,
+        external_task_id="order-1",
     )
-    body = json.loads(seen[0].content)
-    images = [item["image"] for item in body["image_list"]]
+    [body] = replay.bodies()
+    assert body.keys() == {"model", "input"} and body["model"] == "kirin_v1_6_multi_i2v"
+    [block] = body["input"]
+    params = block["params"]
+    images = [item["image"] for item in params.pop("image_list")]
     assert base64.b64decode(images[0]) == PNG and images[1] == images[0]
     assert base64.b64decode(images[2])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not any(image.startswith("data:") for image in images)
-    assert body["duration"] == "10" and body["watermark_info"] == {"enabled": True}
-    assert body["seed"] == 0 and "negative_prompt" not in body and "mode" not in body
+    assert images[3] == "https://img.example/d.png"
+    assert params == {
+        "prompt": "two cats",
+        "duration": "10",
+        "aspect_ratio": "9:16",
+        "watermark_info": {"enabled": True},
+        "seed": 0,
+        "external_task_id": "order-1",
+    }
+    assert (task.id, task.status, task.created_at) == (
+        TASK_ID,
+        "in_progress",
+        CREATED["created_at"],
+    )
 
 
-def test_create_passes_urls_through_and_authenticates() -> None:
-    seen, client = recording(lambda r: httpx.Response(200, json=task_json()))
-    task = client.create("kirin_v1_6_i2v", image="https://img.example/a.png", cfg_scale=0.7)
-    request = seen[0]
-    assert str(request.url) == "https://api.example/model/v1/generation"
-    assert request.headers["Authorization"] == "Bearer sk-1"
-    assert json.loads(request.content) == {
-        "model": "kirin_v1_6_i2v",
+def test_create_posts_to_the_gateway_with_the_key_and_a_fresh_request_id(replay: Replay) -> None:
+    replay.on(CREATE_ROUTE, CREATED)
+    client = replay.client()
+    client.create("kirin_v1_6_i2v", image="https://img.example/a.png", cfg_scale=0.7, sound="on")
+    client.create("kirin_v1_6_i2v", image="https://img.example/a.png")
+    first, second = replay.seen
+    assert str(first.url) == "https://cloud.vtrix.ai/model/v1/generation"
+    assert first.headers["Authorization"] == "Bearer hosted-key"
+    assert first.headers["Content-Type"] == "application/json"
+    assert first.headers["User-Agent"].startswith("kirin-video-sdk")
+    assert len(first.headers["X-Request-Id"]) == 32
+    assert first.headers["X-Request-Id"] != second.headers["X-Request-Id"]
+    assert replay.bodies()[0]["input"][0]["params"] == {
         "image": "https://img.example/a.png",
         "cfg_scale": 0.7,
+        "sound": "on",
     }
-    assert task.id == "task_1" and task.metadata == {"seed": 3}
 
 
-def test_unknown_image_type_is_a_type_error() -> None:
-    _, client = recording(lambda r: httpx.Response(200, json=task_json()))
-    with pytest.raises(TypeError, match="file path, bytes, a PIL image or an http"):
-        client.create("kirin_v1_6_i2v", image=42)  # type: ignore[arg-type]
-
-
-def test_error_answer_raises_with_contract_code() -> None:
-    error = {"error": {"code": "8002005003", "message": "prompt: too long"}}
-    _, client = recording(lambda r: httpx.Response(400, json=error))
-    with pytest.raises(KirinAPIError) as caught:
-        client.get("task_1")
-    assert (caught.value.code, caught.value.message, caught.value.status_code) == (
-        "8002005003",
-        "prompt: too long",
-        400,
-    )
-
-
-def test_non_json_error_still_raises_kirin_error() -> None:
-    _, client = recording(lambda r: httpx.Response(502, text="bad gateway"))
-    with pytest.raises(KirinAPIError, match="HTTP 502"):
-        client.models()
-
-
-def test_unreachable_server_raises_kirin_error() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
-
-    _, client = recording(refuse)
-    with pytest.raises(KirinAPIError) as caught:
-        client.get("task_1")
-    assert caught.value.code == "8002005099"
-
-
-def test_wait_polls_until_completed_and_reports_progress() -> None:
-    answers = iter([task_json("pending"), task_json("processing", progress=0.5), COMPLETED])
-    _, client = recording(lambda r: httpx.Response(200, json=next(answers)))
-    seen: list[str] = []
-    task = client.wait("task_1", on_progress=lambda t: seen.append(t.status))
-    assert seen == ["pending", "processing", "completed"]
-    assert task.video_url == "https://cdn.example/v.mp4"
-    assert task.watermarked_url == "https://cdn.example/w.mp4"
-    assert task.cover_url == "https://cdn.example/c.jpg"
-
-
-def test_wait_raises_the_failed_tasks_error() -> None:
-    failed = task_json("failed", error={"code": "8002005098", "message": "out of memory"})
-    _, client = recording(lambda r: httpx.Response(200, json=failed))
-    with pytest.raises(KirinAPIError) as caught:
-        client.wait("task_1")
-    assert (caught.value.code, caught.value.message) == ("8002005098", "out of memory")
-
-
-def test_wait_gives_up_after_timeout() -> None:
-    _, client = recording(lambda r: httpx.Response(200, json=task_json("processing")))
-    with pytest.raises(KirinAPIError, match="still processing"):
-        client.wait("task_1", timeout=0.01)
-
-
-def test_download_streams_the_video_without_the_api_key(tmp_path: Path) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "cdn.example":
-            return httpx.Response(200, content=b"mp4-bytes-" + request.url.path.encode())
-        return httpx.Response(200, json=COMPLETED)
-
-    seen, client = recording(answer)
-    path = client.download("task_1", tmp_path / "out.mp4")
-    marked = client.download(Task.from_json(COMPLETED), tmp_path / "w.mp4", watermarked=True)
-    assert path.read_bytes() == b"mp4-bytes-/v.mp4"
-    assert marked.read_bytes() == b"mp4-bytes-/w.mp4"
-    assert all("Authorization" not in r.headers for r in seen if r.url.host == "cdn.example")
-
-
-def test_iter_tasks_follows_cursors() -> None:
-    pages = {
-        None: {"data": [task_json(), task_json()], "next_cursor": "c2"},
-        "c2": {"data": [task_json()], "next_cursor": None},
-    }
-    seen, client = recording(lambda r: httpx.Response(200, json=pages[r.url.params.get("cursor")]))
-    assert len(list(client.iter_tasks(status="pending", limit=2))) == 3
-    assert seen[1].url.params["cursor"] == "c2" and seen[0].url.params["status"] == "pending"
-
-
-def test_async_client_creates_and_waits() -> None:
-    import asyncio
-
-    answers = iter([task_json(), task_json("processing", progress=0.1), COMPLETED])
-
-    async def scenario() -> Task:
-        transport = httpx.MockTransport(lambda r: httpx.Response(200, json=next(answers)))
-        async with AsyncClient(
-            "https://api.example", "sk", poll_interval=0.001, transport=transport
-        ) as client:
-            task = await client.create("kirin_v1_6_i2v", image=PNG)
-            return await client.wait(task)
-
-    assert asyncio.run(scenario()).status == "completed"
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """The real server on a loopback port (no worker): base URL and a key."""
-    with embedded_server(Settings(data_dir=tmp_path / "data", workers=0)) as target:
-        yield target
-
-
-def _cancelled_with_callback(client: Client) -> Task:
-    task = client.create("kirin_v1_6_i2v", image=PNG, callback_url="http://127.0.0.1:9/hook")
-    return client.cancel(task)
-
-
-def test_callbacks_lists_the_deliveries_from_the_server(live: tuple[str, str]) -> None:
-    with Client(*live) as client:
-        deliveries = client.callbacks(_cancelled_with_callback(client))
-    assert [(d["event"], d["url"]) for d in deliveries] == [
-        ("cancelled", "http://127.0.0.1:9/hook")
+@pytest.mark.parametrize("base_url", [HOSTED, f"{HOSTED}/", f"{HOSTED}/model", f"{HOSTED}/model/"])
+def test_a_base_url_with_or_without_model_reaches_the_same_routes(
+    replay: Replay, base_url: str
+) -> None:
+    replay.on(CREATE_ROUTE, CREATED).on(TASK_ROUTE, RUNNING)
+    client = replay.client(base_url)
+    client.get(client.create("kirin_v1_6_i2v", image="https://img.example/a.png"))
+    assert [str(r.url) for r in replay.seen] == [
+        "https://cloud.vtrix.ai/model/v1/generation",
+        f"https://cloud.vtrix.ai/model/v1/generation/task/{TASK_ID}",
     ]
+    assert client.base_url == HOSTED
 
 
-def test_async_callbacks_and_unknown_task(live: tuple[str, str]) -> None:
-    import asyncio
-
-    with Client(*live) as client:
-        task = _cancelled_with_callback(client)
-
-    async def scenario() -> list[dict[str, Any]]:
-        async with AsyncClient(*live) as client:
-            with pytest.raises(KirinAPIError) as caught:
-                await client.callbacks("task_nope")
-            assert caught.value.code == "8002005013"
-            return await client.callbacks(task.id)
-
-    assert [d["event"] for d in asyncio.run(scenario())] == ["cancelled"]
+def test_an_external_task_id_is_escaped_whole_in_the_path(replay: Replay) -> None:
+    replay.on("GET /model/v1/generation/task/order%2F7%20a", COMPLETED)
+    replay.on("POST /model/v1/generation/task/order%2F7%20a/cancel", CANCELLED)
+    client = replay.client()
+    assert client.get("order/7 a").id == TASK_ID
+    assert client.cancel("order/7 a").cancelled
 
 
-SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+def test_bad_constructor_arguments_name_the_argument() -> None:
+    with pytest.raises(ValueError, match=r"base_url: must be an http\(s\) URL; got .cloud\.vtrix"):
+        Client("cloud.vtrix.ai", "k")
+    with pytest.raises(ValueError, match="api_key: must be an API key or a JWT"):
+        AsyncClient(HOSTED, "")
+    with pytest.raises(ValueError, match="task: must be a task id"):
+        Client(HOSTED, "k").get("")
 
 
-def signed(body: str, *, secret: str = SECRET, at: datetime | None = None) -> httpx.Headers:
-    moment = at or datetime.now(UTC)
-    return httpx.Headers(
-        {
-            "Webhook-Id": "msg_1",
-            "Webhook-Timestamp": str(int(moment.timestamp())),
-            "Webhook-Signature": Webhook(secret).sign("msg_1", moment, body),
-        }
+def test_an_unknown_image_type_is_a_type_error(replay: Replay) -> None:
+    with pytest.raises(TypeError, match="file path, bytes, a PIL image or an http"):
+        replay.client().create("kirin_v1_6_i2v", image=42)  # type: ignore[arg-type]
+    assert replay.seen == []
+
+
+def test_wait_polls_from_the_queue_to_completed_and_reports_each_state(replay: Replay) -> None:
+    replay.on(TASK_ROUTE, QUEUED, RUNNING, COMPLETED)
+    seen: list[tuple[str, int | None, float | None]] = []
+    task = replay.client().wait(
+        Task.from_json(CREATED),
+        on_progress=lambda t: seen.append((t.status, t.queue_position, t.progress)),
     )
+    assert seen == [
+        ("in_progress", 2, None),
+        ("in_progress", None, 0.45),
+        ("completed", None, None),
+    ]
+    assert task.video_url == "https://cdn.vtrix.example/video.mp4?sig=1"
 
 
-def test_verify_webhook_returns_the_task_object() -> None:
-    body = json.dumps(COMPLETED)
-    assert verify_webhook(body.encode(), signed(body), SECRET) == COMPLETED
-    assert verify_webhook(body, dict(signed(body)), SECRET)["id"] == "task_1"
+def test_wait_raises_task_failed_with_the_tasks_error(replay: Replay) -> None:
+    replay.on(TASK_ROUTE, RUNNING, FAILED)
+    with pytest.raises(TaskFailed) as caught:
+        replay.client().wait(TASK_ID)
+    error = caught.value
+    assert not isinstance(error, TaskCancelled)
+    assert (error.code, error.task.id) == (ErrorCode.GENERATION_FAILED, TASK_ID)
+    assert error.message == f"task {TASK_ID} failed: the engine ran out of memory"
 
 
-def test_verify_webhook_refuses_a_tampered_body() -> None:
-    body = json.dumps(COMPLETED)
-    with pytest.raises(WebhookVerificationError, match="callback refused") as caught:
-        verify_webhook(body.replace("completed", "failed"), signed(body), SECRET)
-    assert isinstance(caught.value, KirinAPIError) and caught.value.code == "webhook_invalid"
+def test_wait_raises_task_cancelled_for_a_cancelled_task(replay: Replay) -> None:
+    replay.on(TASK_ROUTE, CANCELLED)
+    with pytest.raises(TaskCancelled) as caught:
+        replay.client().wait(TASK_ID)
+    assert caught.value.code == "8002005097" and caught.value.task.cancelled
 
 
-def test_verify_webhook_refuses_another_secret_and_a_stale_timestamp() -> None:
-    body = json.dumps(COMPLETED)
-    other = "whsec_" + base64.b64encode(b"x" * 32).decode()
-    with pytest.raises(WebhookVerificationError):
-        verify_webhook(body, signed(body, secret=other), SECRET)
-    with pytest.raises(WebhookVerificationError, match="too old"):
-        verify_webhook(body, signed(body, at=datetime.now(UTC) - timedelta(hours=1)), SECRET)
+def test_wait_returns_a_failed_task_when_asked_not_to_raise(replay: Replay) -> None:
+    replay.on(TASK_ROUTE, {**FAILED, "error": "provider rejected request"})
+    task = replay.client().wait(TASK_ID, raise_on_failure=False)
+    assert task.status == "failed" and task.error is not None
+    assert (task.error.code, task.error.message) == (None, "provider rejected request")
+
+
+def test_wait_rides_out_a_429_a_503_and_a_dropped_connection(replay: Replay) -> None:
+    def dropped(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("connection reset", request=request)
+
+    limited = error_body("8002005015", "rate limited")
+    replay.on(
+        TASK_ROUTE,
+        httpx.Response(429, json=limited, headers={"Retry-After": "0"}),
+        httpx.Response(503, json=error_body("8002005099", "no engine")),
+        dropped,
+        COMPLETED,
+    )
+    assert replay.client().wait(TASK_ID, timeout=30).status == "completed"
+    assert len(replay.seen) == 4
+
+
+def test_wait_does_not_retry_an_error_that_will_not_pass(replay: Replay) -> None:
+    replay.on(TASK_ROUTE, httpx.Response(400, json=error_body("8002005014", "id: bad")))
+    with pytest.raises(InvalidRequest):
+        replay.client().wait(TASK_ID)
+    assert len(replay.seen) == 1
+
+
+def test_wait_raises_a_429_whose_retry_after_is_past_the_timeout(replay: Replay) -> None:
+    limited = error_body("8002005015", "rate limited")
+    replay.on(TASK_ROUTE, httpx.Response(429, json=limited, headers={"Retry-After": "60"}))
+    with pytest.raises(RateLimited):
+        replay.client().wait(TASK_ID, timeout=1)
+
+
+def test_wait_gives_up_after_its_timeout_with_the_last_state(replay: Replay) -> None:
+    replay.on(TASK_ROUTE, RUNNING)
+    with pytest.raises(Timeout, match=r"still in_progress after 0\.01s") as caught:
+        replay.client().wait(TASK_ID, timeout=0.01)
+    assert caught.value.task.progress == 0.45 and isinstance(caught.value, TimeoutError)
+
+
+def test_download_streams_both_videos_without_the_api_key(replay: Replay, tmp_path: Path) -> None:
+    replay.on(TASK_ROUTE, COMPLETED)
+    replay.on("GET cdn.vtrix.example/video.mp4", httpx.Response(200, content=b"plain-mp4"))
+    replay.on("GET cdn.vtrix.example/video_watermarked.mp4", httpx.Response(200, content=b"wm"))
+    client = replay.client()
+    path = client.download(TASK_ID, tmp_path / "out.mp4")
+    marked = client.download(Task.from_json(COMPLETED), tmp_path / "w.mp4", watermarked=True)
+    assert (path.read_bytes(), marked.read_bytes()) == (b"plain-mp4", b"wm")
+    cdn = [r for r in replay.seen if r.url.host == "cdn.vtrix.example"]
+    assert len(cdn) == 2 and all("Authorization" not in r.headers for r in cdn)
+    assert cdn[0].url.params["sig"] == "1"
+
+
+def test_download_of_a_task_without_the_video_says_so(replay: Replay, tmp_path: Path) -> None:
+    replay.on(TASK_ROUTE, RUNNING)
+    with pytest.raises(NoOutput, match=f"task {TASK_ID} \\(in_progress\\) has no video"):
+        replay.client().download(TASK_ID, tmp_path / "x.mp4")
+    no_mark = {**COMPLETED, "output": [{"content": COMPLETED["output"][0]["content"][:1]}]}
+    with pytest.raises(NoOutput, match="has no watermarked video"):
+        replay.client().download(Task.from_json(no_mark), tmp_path / "x.mp4", watermarked=True)
+
+
+def test_iter_tasks_follows_cursors(replay: Replay) -> None:
+    pages = {
+        None: {"data": [COMPLETED, RUNNING], "next_cursor": "c2"},
+        "c2": {"data": [FAILED], "next_cursor": None},
+    }
+    replay.on(
+        "GET /model/v1/generation",
+        lambda r: httpx.Response(200, json=pages[r.url.params.get("cursor")]),
+    )
+    tasks = list(replay.client().iter_tasks(status="in_progress", limit=2))
+    assert [t.status for t in tasks] == ["completed", "in_progress", "failed"]
+    assert replay.seen[0].url.params["status"] == "in_progress"
+    assert replay.seen[1].url.params["cursor"] == "c2"
+
+
+def test_async_create_has_exactly_the_keywords_of_the_sync_one() -> None:
+    for name in ("create", "get", "list", "cancel", "callbacks", "models", "wait", "download"):
+        sync, awaitable = getattr(Client, name), getattr(AsyncClient, name)
+        assert inspect.signature(sync) == inspect.signature(awaitable), name
+        assert inspect.iscoroutinefunction(awaitable) and not inspect.iscoroutinefunction(sync)
+
+
+def test_async_client_creates_waits_and_downloads(replay: Replay, tmp_path: Path) -> None:
+    replay.on(CREATE_ROUTE, CREATED).on(TASK_ROUTE, QUEUED, RUNNING, COMPLETED)
+    replay.on("GET cdn.vtrix.example/video.mp4", httpx.Response(200, content=b"mp4"))
+    states: list[float | None] = []
+
+    async def scenario() -> Path:
+        async with replay.async_client(f"{HOSTED}/model") as client:
+            task = await client.create("kirin_v1_6_i2v", image=PNG, mode="pro", duration=5)
+            done = await client.wait(task, on_progress=lambda t: states.append(t.progress))
+            return await client.download(done, tmp_path / "a.mp4")
+
+    assert asyncio.run(scenario()).read_bytes() == b"mp4"
+    assert states == [None, 0.45, None]
+    params = replay.bodies()[0]["input"][0]["params"]
+    assert base64.b64decode(params["image"]) == PNG and params["duration"] == "5"
+
+
+def test_async_wait_raises_task_cancelled(replay: Replay) -> None:
+    replay.on(TASK_ROUTE, RUNNING, CANCELLED)
+
+    async def scenario() -> None:
+        async with replay.async_client() as client:
+            await client.wait(TASK_ID)
+
+    with pytest.raises(TaskCancelled):
+        asyncio.run(scenario())
+
+
+def test_the_task_object_round_trips_through_json(replay: Replay) -> None:
+    replay.on(TASK_ROUTE, COMPLETED)
+    task = replay.client().get(TASK_ID)
+    assert json.loads(json.dumps(task.raw)) == COMPLETED and task.usage is not None

@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from kirin_video.client import Client, KirinAPIError
+from kirin_video.client import APIError, Client, KirinError
 from kirin_video.config import ClientSettings, Settings
 
 T = TypeVar("T")
@@ -29,7 +29,10 @@ ApiKeyOption = Annotated[
 
 def make_client(server: str, api_key: str, *, poll_interval: float = 0.5) -> Client:
     """The SDK client the commands use (tests replace this to talk to a fake server)."""
-    return Client(server, api_key, poll_interval=poll_interval)
+    try:
+        return Client(server, api_key, poll_interval=poll_interval)
+    except ValueError as exc:
+        fail_usage(str(exc).replace("base_url:", "--server:").replace("api_key:", "--api-key:"))
 
 
 def remote(server: str | None, api_key: str | None) -> tuple[str, str] | None:
@@ -52,16 +55,23 @@ def require_remote(server: str | None, api_key: str | None) -> tuple[str, str]:
 
 
 def call(server: str | None, api_key: str | None, action: Callable[[Client], T]) -> T:
-    """Run one SDK call against the chosen server; an API error ends the command with code 1."""
+    """Run one SDK call against the chosen server; an SDK error ends the command with code 1."""
     try:
         with make_client(*require_remote(server, api_key)) as client:
             return action(client)
-    except KirinAPIError as error:
+    except KirinError as error:
         fail(error)
 
 
-def fail(error: KirinAPIError) -> NoReturn:
-    errors.print(f"[red]error {error.code}:[/red] {error.message}", highlight=False)
+def fail(error: KirinError) -> NoReturn:
+    """Print the error's code and message (and where the server said, its request id); exit 1."""
+    label = f"error {error.code}:" if error.code else "error:"
+    errors.print(f"[red]{label}[/red] {error.message}", highlight=False, soft_wrap=True)
+    if isinstance(error, APIError):
+        trace = f"HTTP {error.status_code}" + (
+            f", request id {error.request_id}" if error.request_id else ""
+        )
+        errors.print(f"[dim]{trace}[/dim]", highlight=False)
     raise typer.Exit(1)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -26,9 +26,21 @@ def models(
         return
     table = Table("model", "description", "parameters (default)")
     for model in catalog:
-        params = ", ".join(
-            f"{name}={spec['default']}" if isinstance(spec, dict) and "default" in spec else name
-            for name, spec in model.get("parameters", {}).items()
-        )
+        params = ", ".join(_parameter(name, spec) for name, spec in _parameters(model))
         table.add_row(model.get("id", ""), model.get("description", ""), params)
     _common.console.print(table)
+
+
+def _parameters(model: dict[str, Any]) -> list[tuple[str, object]]:
+    """``parameters`` as a name → schema object, or as a list of ``{"name", …}`` entries."""
+    given = model.get("parameters") or {}
+    if isinstance(given, dict):
+        return list(given.items())
+    return [(str(entry.get("name", "?")), entry) for entry in given if isinstance(entry, dict)]
+
+
+def _parameter(name: str, spec: object) -> str:
+    if not isinstance(spec, dict):
+        return name
+    default = spec.get("default", (spec.get("constraints") or {}).get("default"))
+    return name if default is None else f"{name}={default}"

@@ -1,4 +1,4 @@
-"""`kirin run`: one video from the command line, embedded or against a server."""
+"""`kirin run`: one video from the command line, embedded, against a server or the hosted one."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from kirin_video.cli import _common
-from kirin_video.client import Client, KirinAPIError, Task
+from kirin_video.client import Client, KirinError, Task
 from kirin_video.contract.catalog import Model
 
 run_app = typer.Typer()
@@ -41,6 +41,15 @@ def _images(model: str, image: list[str], image_tail: str | None) -> dict[str, A
     return {"image": image[0] if image else None, "image_tail": image_tail}
 
 
+def _stage(task: Task) -> str:
+    """What the bar says: queued (and where in the queue), running, or the end state."""
+    if task.status != "in_progress":
+        return task.status
+    if task.queue_position is not None:
+        return "queued, runs next" if task.queue_position == 1 else f"queued #{task.queue_position}"
+    return "running" if task.progress else "in progress"
+
+
 def _wait_with_bar(client: Client, task: Task, *, timeout: float) -> Task:
     columns = (
         TextColumn("{task.description}"),
@@ -49,13 +58,23 @@ def _wait_with_bar(client: Client, task: Task, *, timeout: float) -> Task:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=_common.errors, transient=False) as progress:
-        bar = progress.add_task(f"{task.id} pending", total=1.0)
+        bar = progress.add_task(f"{task.id} {_stage(task)}", total=1.0)
 
         def update(current: Task) -> None:
             done = 1.0 if current.status == "completed" else current.progress or 0.0
-            progress.update(bar, completed=done, description=f"{current.id} {current.status}")
+            progress.update(bar, completed=done, description=f"{current.id} {_stage(current)}")
 
         return client.wait(task, timeout=timeout, on_progress=update)
+
+
+def _summary(task: Task) -> str:
+    facts = [f"done: {task.id}"]
+    facts += [
+        f"{name} {task.metadata[name]}" for name in ("engine", "seed") if name in task.metadata
+    ]
+    if task.usage is not None and task.usage.cost is not None:
+        facts.append(f"cost {task.usage.cost}")
+    return ", ".join(facts)
 
 
 @run_app.command("run")
@@ -79,7 +98,11 @@ def run(
     server: _common.ServerOption = None,
     api_key: _common.ApiKeyOption = None,
 ) -> None:
-    """Generate one video and write it to --output (no server needed unless --server is given)."""
+    """Generate one video and write it to --output.
+
+    With no --server, the real server runs in this process on a loopback port for this one run;
+    with --server (ours, or https://cloud.vtrix.ai with a hosted key) the same SDK drives it.
+    """
     fields = {
         **_images(model, image or [], image_tail),
         "prompt": prompt,
@@ -99,8 +122,7 @@ def run(
             client.download(task, output)
             if watermark:
                 client.download(task, output.with_suffix(".watermarked.mp4"), watermarked=True)
-    except KirinAPIError as error:
+    except KirinError as error:
         _common.fail(error)
-    engine = task.metadata.get("engine", "?")
-    _common.errors.print(f"done: {task.id}, engine {engine}, seed {task.metadata.get('seed')}")
+    _common.errors.print(_summary(task), highlight=False)
     typer.echo(output.resolve())

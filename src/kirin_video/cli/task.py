@@ -30,13 +30,20 @@ def _print_task(task: Task) -> None:
     lines = [f"id:       {task.id}", f"model:    {task.model}", f"status:   {task.status}"]
     if task.external_task_id:
         lines.append(f"external: {task.external_task_id}")
-    if task.progress is not None and task.status == "processing":
+    if task.queue_position is not None:
+        lines.append(f"queue:    #{task.queue_position}")
+    if task.progress is not None and task.status == "in_progress":
         lines.append(f"progress: {task.progress:.0%}")
     if task.error:
-        lines.append(f"error:    {task.error.get('code')}: {task.error.get('message')}")
+        lines.append(f"error:    {task.error.code or '-'}: {task.error.message}")
+    for label, at in (("created", task.created), ("updated", task.updated)):
+        if at is not None:
+            lines.append(f"{label + ':':<9} {_when(at)} UTC")
+    if task.usage is not None and task.usage.cost is not None:
+        lines.append(f"cost:     {task.usage.cost}")
     for label, url in (
         ("video", task.video_url),
-        ("watermarked", task.watermarked_url),
+        ("watermarked", task.watermarked_video_url),
         ("cover", task.cover_url),
     ):
         if url:
@@ -64,15 +71,25 @@ def status(
         _print_task(task)
 
 
-def _when(timestamp: int | None) -> str:
-    if timestamp is None:
-        return "-"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _when(at: datetime | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return "-" if at is None else at.strftime(pattern)
+
+
+def _instant(timestamp: object) -> datetime | None:
+    """A callback record's time: Unix milliseconds like a task's, or seconds (older servers)."""
+    if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
+        return None
+    seconds = timestamp / 1000 if timestamp > _MILLIS_FROM else timestamp
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+#: Above this a timestamp is in milliseconds (in seconds it would be the year 5138).
+_MILLIS_FROM = 10**11
 
 
 @task_app.command("list")
 def list_tasks(
-    status: Annotated[str | None, typer.Option(help="pending, processing, completed, …")] = None,
+    status: Annotated[str | None, typer.Option(help="in_progress, completed or failed")] = None,
     model: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(help="how many, newest first")] = 20,
     output: Annotated[ListOutput, typer.Option("--output", "-o")] = ListOutput.text,
@@ -89,7 +106,7 @@ def list_tasks(
     table = Table("id", "model", "status", "progress", "created")
     for task in page.data:
         progress = f"{task.progress:.0%}" if task.progress is not None else ""
-        table.add_row(task.id, task.model or "", task.status, progress, _when(task.created_at))
+        table.add_row(task.id, task.model or "", task.status, progress, _when(task.created))
     _common.console.print(table)
 
 
@@ -97,15 +114,14 @@ def list_tasks(
 def cancel(
     task_id: str, server: _common.ServerOption = None, api_key: _common.ApiKeyOption = None
 ) -> None:
-    """Cancel a pending or processing task."""
+    """Cancel a task not yet finished (it ends failed, code 8002005097)."""
     task = _common.call(server, api_key, lambda client: client.cancel(task_id))
-    _common.console.print(f"{task.id} {task.status}", highlight=False)
+    state = "cancelled" if task.cancelled else task.status
+    _common.console.print(f"{task.id} {state}", highlight=False)
 
 
-def _short_when(timestamp: int | None) -> str:
-    if timestamp is None:
-        return "-"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%m-%d %H:%M:%S")
+def _short_when(timestamp: object) -> str:
+    return _when(_instant(timestamp), "%m-%d %H:%M:%S")
 
 
 def _result(attempt: dict[str, Any]) -> str:

@@ -1,18 +1,66 @@
-"""The Python SDK for the Kirin task API: works against this server and the hosted service."""
+"""The Python SDK for the Kirin task API: this project's server or the hosted service, one wire."""
 
-from kirin_video.client._client import AsyncClient, Client
-from kirin_video.client._exceptions import KirinAPIError, WebhookVerificationError
+from kirin_video.client._client import AsyncClient, Client, ProgressCallback
+from kirin_video.client._codes import ErrorCode
+from kirin_video.client._exceptions import (
+    APIError,
+    AuthenticationError,
+    Conflict,
+    ExternalIdTaken,
+    InvalidRequest,
+    KirinError,
+    NoOutput,
+    NotFound,
+    NotSupported,
+    PermissionDenied,
+    RateLimited,
+    RequestTooLarge,
+    ServerError,
+    ServiceUnavailable,
+    TaskAlreadyFinished,
+    TaskCancelled,
+    TaskFailed,
+    TaskNotFound,
+    Timeout,
+    TransportError,
+    WebhookVerificationError,
+)
 from kirin_video.client._images import ImageLike
-from kirin_video.client._models import Page, Task
+from kirin_video.client._models import Content, Page, Status, Task, TaskError, Usage
 from kirin_video.client._webhooks import verify_webhook
 
 __all__ = [
+    "APIError",
     "AsyncClient",
+    "AuthenticationError",
     "Client",
+    "Conflict",
+    "Content",
+    "ErrorCode",
+    "ExternalIdTaken",
     "ImageLike",
-    "KirinAPIError",
+    "InvalidRequest",
+    "KirinError",
+    "NoOutput",
+    "NotFound",
+    "NotSupported",
     "Page",
+    "PermissionDenied",
+    "ProgressCallback",
+    "RateLimited",
+    "RequestTooLarge",
+    "ServerError",
+    "ServiceUnavailable",
+    "Status",
     "Task",
+    "TaskAlreadyFinished",
+    "TaskCancelled",
+    "TaskError",
+    "TaskFailed",
+    "TaskNotFound",
+    "Timeout",
+    "TransportError",
+    "Usage",
     "WebhookVerificationError",
     "verify_webhook",
 ]

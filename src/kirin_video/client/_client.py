@@ -1,4 +1,8 @@
-"""``Client`` and ``AsyncClient``: the same methods, blocking and awaitable."""
+"""``Client`` and ``AsyncClient``: the same methods, blocking and awaitable, on the same wire.
+
+Point either at this project's server or at the hosted service (``https://cloud.vtrix.ai``):
+the base URL and the key are all that differ.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ import builtins
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from kirin_video.client import _exceptions as e
 from kirin_video.client import _protocol as p
 from kirin_video.client._images import ImageLike
 from kirin_video.client._models import Page, Task
@@ -20,12 +26,27 @@ from kirin_video.client._models import Page, Task
 ProgressCallback = Callable[[Task], None]
 
 
-def _headers(api_key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}", "User-Agent": "kirin-video-sdk"}
+def _user_agent() -> str:
+    try:
+        return f"kirin-video-sdk/{version('kirin-video')}"
+    except PackageNotFoundError:
+        return "kirin-video-sdk"
+
+
+def _options(base_url: str, api_key: str) -> dict[str, Any]:
+    """What both clients hand httpx; refuses a base URL or key that cannot work."""
+    if not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url: must be an http(s) URL; got {base_url!r}")
+    if not api_key:
+        raise ValueError("api_key: must be an API key or a JWT; got an empty string")
+    return {
+        "base_url": p.root_url(base_url),
+        "headers": {"Authorization": f"Bearer {api_key}", "User-Agent": _user_agent()},
+    }
 
 
 class Client:
-    """A blocking client for the Kirin task API (this server or the hosted service)."""
+    """A blocking client for the Kirin task API."""
 
     def __init__(
         self,
@@ -38,11 +59,12 @@ class Client:
     ) -> None:
         self.poll_interval = poll_interval
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers=_headers(api_key),
-            timeout=timeout,
-            transport=transport,
+            **_options(base_url, api_key), timeout=timeout, transport=transport
         )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
 
     def __enter__(self) -> Client:
         return self
@@ -53,11 +75,15 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(
+        self, method: str, path: str, *, not_found: type[e.NotFound] | None = None, **kwargs: Any
+    ) -> Any:
+        headers = {p.REQUEST_ID: p.new_request_id()}
         try:
-            return p.parse(self._http.request(method, path, **kwargs))
+            response = self._http.request(method, path, headers=headers, **kwargs)
         except httpx.TransportError as exc:
             raise p.transport_error(exc) from exc
+        return p.decode(response, not_found=not_found)
 
     def create(
         self,
@@ -78,7 +104,7 @@ class Client:
         external_task_id: str | None = None,
         **extra: Any,
     ) -> Task:
-        """Create a task; images may be paths, bytes, PIL images or URLs."""
+        """Create a task; images may be paths, bytes, PIL images or URLs; None is left out."""
         body = p.create_body(
             model,
             image=image,
@@ -96,11 +122,11 @@ class Client:
             external_task_id=external_task_id,
             **extra,
         )
-        return Task.from_json(self._call("POST", p.GENERATION, json=body))
+        return p.parse_task(self._call("POST", p.GENERATION, json=body))
 
     def get(self, task: Task | str) -> Task:
         """A task by id or by your external_task_id."""
-        return Task.from_json(self._call("GET", f"{p.GENERATION}/{p.task_id(task)}"))
+        return p.parse_task(self._call("GET", p.task_path(task), not_found=e.TaskNotFound))
 
     def list(
         self,
@@ -110,8 +136,12 @@ class Client:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page:
+        """One page of your tasks, newest first (the hosted service lists none: NotSupported)."""
         params = p.list_params(status=status, model=model, limit=limit, cursor=cursor)
-        return p.parse_page(self._call("GET", p.GENERATION, params=params))
+        try:
+            return p.parse_page(self._call("GET", p.GENERATION, params=params))
+        except e.NotFound as error:
+            raise p.unsupported(error, "list tasks", p.GENERATION) from error
 
     def iter_tasks(
         self, *, status: str | None = None, model: str | None = None, limit: int | None = None
@@ -125,14 +155,21 @@ class Client:
                 return
 
     def cancel(self, task: Task | str) -> Task:
-        return Task.from_json(self._call("POST", f"{p.GENERATION}/{p.task_id(task)}/cancel"))
+        """Cancel a task not yet finished; it comes back ``failed`` with the cancelled code."""
+        path = p.task_path(task, "cancel")
+        return p.parse_task(self._call("POST", path, not_found=e.TaskNotFound))
 
     def callbacks(self, task: Task | str) -> builtins.list[dict[str, Any]]:
         """The task's callback deliveries, oldest first, each with its attempts."""
-        return list(self._call("GET", p.callbacks_path(task))["data"])
+        body = self._call("GET", p.task_path(task, "callbacks"), not_found=e.TaskNotFound)
+        return p.parse_list(body, "delivery")
 
     def models(self) -> builtins.list[dict[str, Any]]:
-        return list(self._call("GET", "/v1/models")["data"])
+        """The models the server offers, with their parameters and defaults."""
+        try:
+            return p.parse_list(self._call("GET", p.MODELS), "model")
+        except e.NotFound as error:
+            raise p.unsupported(error, "describe its models", p.MODELS) from error
 
     def wait(
         self,
@@ -140,45 +177,53 @@ class Client:
         *,
         timeout: float = 900.0,
         on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = True,
     ) -> Task:
-        """Poll with backoff until completed; a failed or cancelled task raises its error."""
-        deadline = time.monotonic() + timeout
-        for delay in p.delays(self.poll_interval):
-            current = self.get(task)
+        """Poll with backoff until done; a failed task raises ``TaskFailed`` unless told not to.
+
+        A poll answered 429, 5xx or not at all is retried until ``timeout``.
+        """
+        waiter = p.Waiter(
+            task, timeout=timeout, interval=self.poll_interval, raise_on_failure=raise_on_failure
+        )
+        while True:
+            try:
+                current = self.get(task)
+            except e.KirinError as error:
+                time.sleep(waiter.after_error(error))
+                continue
             if on_progress is not None:
                 on_progress(current)
-            if p.finished_or_raise(current):
+            pause = waiter.after(current)
+            if pause is None:
                 return current
-            if time.monotonic() + delay > deadline:
-                raise p.wait_timeout(current, timeout)
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+            time.sleep(pause)
 
     def download(
         self, task: Task | str, path: str | os.PathLike[str], *, watermarked: bool = False
     ) -> Path:
         """Stream the task's video (or its watermarked copy) to ``path``."""
-        current = task if isinstance(task, Task) and task.output else self.get(task)
+        current = task if isinstance(task, Task) and task.content else self.get(task)
         target = Path(path)
         request = p.file_request(self._http, current, watermarked=watermarked)
         try:
-            response = self._http.send(request, stream=True)
+            answer = self._http.send(request, stream=True)
             try:
-                if not response.is_success:
-                    response.read()
-                    p.parse(response)
+                if not answer.is_success:
+                    answer.read()
+                    p.decode(answer)
                 with target.open("wb") as handle:
-                    for chunk in response.iter_bytes():
+                    for chunk in answer.iter_bytes():
                         handle.write(chunk)
             finally:
-                response.close()
+                answer.close()
         except httpx.TransportError as exc:
             raise p.transport_error(exc) from exc
         return target
 
 
 class AsyncClient:
-    """The awaitable twin of ``Client``."""
+    """The awaitable twin of ``Client``: the same methods and arguments."""
 
     def __init__(
         self,
@@ -191,11 +236,12 @@ class AsyncClient:
     ) -> None:
         self.poll_interval = poll_interval
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers=_headers(api_key),
-            timeout=timeout,
-            transport=transport,
+            **_options(base_url, api_key), timeout=timeout, transport=transport
         )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -208,19 +254,58 @@ class AsyncClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _call(
+        self, method: str, path: str, *, not_found: type[e.NotFound] | None = None, **kwargs: Any
+    ) -> Any:
+        headers = {p.REQUEST_ID: p.new_request_id()}
         try:
-            return p.parse(await self._http.request(method, path, **kwargs))
+            response = await self._http.request(method, path, headers=headers, **kwargs)
         except httpx.TransportError as exc:
             raise p.transport_error(exc) from exc
+        return p.decode(response, not_found=not_found)
 
-    async def create(self, model: str, **fields: Any) -> Task:
-        """Create a task; same keyword arguments as ``Client.create``."""
-        body = p.create_body(model, **fields)
-        return Task.from_json(await self._call("POST", p.GENERATION, json=body))
+    async def create(
+        self,
+        model: str,
+        *,
+        image: ImageLike | None = None,
+        image_tail: ImageLike | None = None,
+        image_list: Sequence[ImageLike] | None = None,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        mode: str | None = None,
+        duration: int | str | None = None,
+        aspect_ratio: str | None = None,
+        cfg_scale: float | None = None,
+        watermark: bool | None = None,
+        seed: int | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        **extra: Any,
+    ) -> Task:
+        """Create a task; images may be paths, bytes, PIL images or URLs; None is left out."""
+        body = p.create_body(
+            model,
+            image=image,
+            image_tail=image_tail,
+            image_list=image_list,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            mode=mode,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            cfg_scale=cfg_scale,
+            watermark=watermark,
+            seed=seed,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+            **extra,
+        )
+        return p.parse_task(await self._call("POST", p.GENERATION, json=body))
 
     async def get(self, task: Task | str) -> Task:
-        return Task.from_json(await self._call("GET", f"{p.GENERATION}/{p.task_id(task)}"))
+        """A task by id or by your external_task_id."""
+        return p.parse_task(await self._call("GET", p.task_path(task), not_found=e.TaskNotFound))
 
     async def list(
         self,
@@ -230,12 +315,17 @@ class AsyncClient:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page:
+        """One page of your tasks, newest first (the hosted service lists none: NotSupported)."""
         params = p.list_params(status=status, model=model, limit=limit, cursor=cursor)
-        return p.parse_page(await self._call("GET", p.GENERATION, params=params))
+        try:
+            return p.parse_page(await self._call("GET", p.GENERATION, params=params))
+        except e.NotFound as error:
+            raise p.unsupported(error, "list tasks", p.GENERATION) from error
 
     async def iter_tasks(
         self, *, status: str | None = None, model: str | None = None, limit: int | None = None
     ) -> AsyncIterator[Task]:
+        """Every task, following cursors page by page."""
         cursor = None
         while True:
             page = await self.list(status=status, model=model, limit=limit, cursor=cursor)
@@ -245,14 +335,21 @@ class AsyncClient:
                 return
 
     async def cancel(self, task: Task | str) -> Task:
-        path = f"{p.GENERATION}/{p.task_id(task)}/cancel"
-        return Task.from_json(await self._call("POST", path))
+        """Cancel a task not yet finished; it comes back ``failed`` with the cancelled code."""
+        path = p.task_path(task, "cancel")
+        return p.parse_task(await self._call("POST", path, not_found=e.TaskNotFound))
 
     async def callbacks(self, task: Task | str) -> builtins.list[dict[str, Any]]:
-        return list((await self._call("GET", p.callbacks_path(task)))["data"])
+        """The task's callback deliveries, oldest first, each with its attempts."""
+        body = await self._call("GET", p.task_path(task, "callbacks"), not_found=e.TaskNotFound)
+        return p.parse_list(body, "delivery")
 
     async def models(self) -> builtins.list[dict[str, Any]]:
-        return list((await self._call("GET", "/v1/models"))["data"])
+        """The models the server offers, with their parameters and defaults."""
+        try:
+            return p.parse_list(await self._call("GET", p.MODELS), "model")
+        except e.NotFound as error:
+            raise p.unsupported(error, "describe its models", p.MODELS) from error
 
     async def wait(
         self,
@@ -260,36 +357,46 @@ class AsyncClient:
         *,
         timeout: float = 900.0,
         on_progress: ProgressCallback | None = None,
+        raise_on_failure: bool = True,
     ) -> Task:
-        deadline = time.monotonic() + timeout
-        for delay in p.delays(self.poll_interval):
-            current = await self.get(task)
+        """Poll with backoff until done; a failed task raises ``TaskFailed`` unless told not to.
+
+        A poll answered 429, 5xx or not at all is retried until ``timeout``.
+        """
+        waiter = p.Waiter(
+            task, timeout=timeout, interval=self.poll_interval, raise_on_failure=raise_on_failure
+        )
+        while True:
+            try:
+                current = await self.get(task)
+            except e.KirinError as error:
+                await asyncio.sleep(waiter.after_error(error))
+                continue
             if on_progress is not None:
                 on_progress(current)
-            if p.finished_or_raise(current):
+            pause = waiter.after(current)
+            if pause is None:
                 return current
-            if time.monotonic() + delay > deadline:
-                raise p.wait_timeout(current, timeout)
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+            await asyncio.sleep(pause)
 
     async def download(
         self, task: Task | str, path: str | os.PathLike[str], *, watermarked: bool = False
     ) -> Path:
-        current = task if isinstance(task, Task) and task.output else await self.get(task)
+        """Stream the task's video (or its watermarked copy) to ``path``."""
+        current = task if isinstance(task, Task) and task.content else await self.get(task)
         target = Path(path)
         request = p.file_request(self._http, current, watermarked=watermarked)
         try:
-            response = await self._http.send(request, stream=True)
+            answer = await self._http.send(request, stream=True)
             try:
-                if not response.is_success:
-                    await response.aread()
-                    p.parse(response)
+                if not answer.is_success:
+                    await answer.aread()
+                    p.decode(answer)
                 with target.open("wb") as handle:
-                    async for chunk in response.aiter_bytes():
+                    async for chunk in answer.aiter_bytes():
                         handle.write(chunk)
             finally:
-                await response.aclose()
+                await answer.aclose()
         except httpx.TransportError as exc:
             raise p.transport_error(exc) from exc
         return target

@@ -1,0 +1,32 @@
+"""The contract's error codes as the SDK names them (restated: the SDK imports no server code)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Every code a Kirin server or the hosted service sends, by meaning."""
+
+    OK = "0"
+    IMAGE_MISSING = "8002005001"
+    IMAGE_INVALID = "8002005002"
+    PROMPT_INVALID = "8002005003"
+    DURATION_INVALID = "8002005004"
+    ASPECT_RATIO_INVALID = "8002005005"
+    AUTH_FAILED = "8002005006"
+    MODE_INVALID = "8002005007"
+    CFG_SCALE_INVALID = "8002005008"
+    TOO_MANY_IMAGES = "8002005009"
+    EXTERNAL_ID_TAKEN = "8002005010"
+    UNKNOWN_MODEL = "8002005011"
+    CALLBACK_URL_INVALID = "8002005012"
+    TASK_NOT_FOUND = "8002005013"
+    BODY_INVALID = "8002005014"
+    RATE_LIMITED = "8002005015"
+    REQUEST_TOO_LARGE = "8002005016"
+    NOT_SUPPORTED_IN_MODE = "8002005017"
+    TASK_FINISHED = "8002005018"
+    TASK_CANCELLED = "8002005097"
+    GENERATION_FAILED = "8002005098"
+    PROVIDER_UNAVAILABLE = "8002005099"
