@@ -44,12 +44,13 @@ from kirin_video.tasks.tables import Task
 KEY = "load-key"
 SERVE = [sys.executable, "-m", "kirin_video.cli", "serve"]
 KINDS = {
-    "create": "POST /v1/generation",
-    "get": "GET /v1/generation/{id}",
-    "list": "GET /v1/generation?limit=20",
-    "cancel": "POST /v1/generation/{id}/cancel",
+    "create": "POST /model/v1/generation",
+    "get": "GET /model/v1/generation/task/{id}",
+    "list": "GET /model/v1/generation?limit=20",
+    "cancel": "POST /model/v1/generation/task/{id}/cancel",
 }
 LIST_EVERY = 5  # every 5th task of a client is followed by a list
+GENERATION = "/model/v1/generation"
 CANCEL_EVERY = 3  # every 3rd task is cancelled after its polls
 CALLBACK_EVERY = 2  # every 2nd task has a callback_url; the others omit it
 RESOLVE_TRIES = 30  # GETs per id after the run, when the server's rate limit answers 429
@@ -213,7 +214,7 @@ def client_loop(
             for _ in range(polls):
                 _poll(client, tally, task_id)
             if i % LIST_EVERY == LIST_EVERY - 1:
-                tally.timed("list", lambda: client.get("/v1/generation", params={"limit": 20}))
+                tally.timed("list", lambda: client.get(GENERATION, params={"limit": 20}))
             if i % CANCEL_EVERY == CANCEL_EVERY - 1:
                 _cancel(client, tally, task_id)
 
@@ -221,12 +222,13 @@ def client_loop(
 def _create(
     client: httpx.Client, tally: Tally, *, external_id: str, image: str, callback: str | None
 ) -> str | None:
-    body = {"model": Model.I2V.value, "image": image, "external_task_id": external_id}
+    params = {"image": image, "external_task_id": external_id}
     if callback is not None:
-        body["callback_url"] = callback
+        params["callback_url"] = callback
         with tally.lock:
             tally.with_callback.add(external_id)
-    response = tally.timed("create", lambda: client.post("/v1/generation", json=body))
+    body = {"model": Model.I2V.value, "input": [{"params": params}]}
+    response = tally.timed("create", lambda: client.post(GENERATION, json=body))
     if response is None:
         with tally.lock:
             tally.unanswered.add(external_id)
@@ -240,14 +242,14 @@ def _create(
 
 
 def _poll(client: httpx.Client, tally: Tally, task_id: str) -> None:
-    response = tally.timed("get", lambda: client.get(f"/v1/generation/{task_id}"))
+    response = tally.timed("get", lambda: client.get(f"{GENERATION}/task/{task_id}"))
     if response is not None and response.status_code == 200 and response.json()["id"] != task_id:
         with tally.lock:
             tally.wrong_answers.append(task_id)
 
 
 def _cancel(client: httpx.Client, tally: Tally, task_id: str) -> None:
-    response = tally.timed("cancel", lambda: client.post(f"/v1/generation/{task_id}/cancel"))
+    response = tally.timed("cancel", lambda: client.post(f"{GENERATION}/task/{task_id}/cancel"))
     if response is not None and response.status_code == 200:
         with tally.lock:
             tally.cancelled.add(task_id)
@@ -262,7 +264,7 @@ def unresolved(url: str, accepted: dict[str, str], *, timeout_s: float) -> list[
             external_id, task_id = item
             for _ in range(RESOLVE_TRIES):
                 try:
-                    response = client.get(f"/v1/generation/{task_id}")
+                    response = client.get(f"{GENERATION}/task/{task_id}")
                 except httpx.TransportError:
                     return False
                 if response.status_code != 429:
@@ -271,7 +273,7 @@ def unresolved(url: str, accepted: dict[str, str], *, timeout_s: float) -> list[
             if response.status_code != 200:
                 return False
             task = response.json()
-            return bool(task["id"] == task_id and task["external_task_id"] == external_id)
+            return bool(task["id"] == task_id and task.get("external_task_id") == external_id)
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             answers = list(pool.map(resolves, accepted.items()))
