@@ -7,6 +7,7 @@ the schema clients read states the same rules as ``GET /v1/models`` and the mode
 
 from __future__ import annotations
 
+from types import GenericAlias
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -35,8 +36,8 @@ def _camel(name: str) -> str:
 def _shape(name: str, children: tuple[Parameter, ...]) -> type[BaseModel]:
     """The model of an object parameter (or of an array's items) from its children."""
     if name not in _SHAPES:
-        fields = {child.name: _field(child) for child in children}
-        _SHAPES[name] = create_model(name, **fields)  # type: ignore[call-overload]
+        fields: dict[str, Any] = {child.name: _field(child) for child in children}
+        _SHAPES[name] = create_model(name, **fields)
     return _SHAPES[name]
 
 
@@ -49,7 +50,7 @@ def _annotation(parameter: Parameter) -> Any:
         base = _shape(_camel(parameter.name), parameter.children)
     elif parameter.type is ParamType.ARRAY:
         item = _camel(parameter.name.removesuffix("_list")) + "Item"
-        base = list[_shape(item, parameter.children)]  # type: ignore[misc]
+        base = GenericAlias(list, (_shape(item, parameter.children),))
     else:
         base = _SCALARS[parameter.type]
     is_array = parameter.type is ParamType.ARRAY
@@ -77,13 +78,10 @@ def _field(parameter: Parameter) -> tuple[Any, Any]:
 
 def _request_model(model: c.Model, name: str, doc: str) -> type[BaseModel]:
     """A create body of ``model``: its id (the discriminator) and its table's parameters."""
-    fields = {parameter.name: _field(parameter) for parameter in PARAMETERS[model]}
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        name,
-        __config__=ConfigDict(extra="allow"),
-        __doc__=doc,
-        model=(Literal[model.value], ...),  # type: ignore[valid-type]
-        **fields,
+    fields: dict[str, Any] = {parameter.name: _field(parameter) for parameter in PARAMETERS[model]}
+    model_id: Any = Literal.__getitem__(model.value)  # the id, known at run time
+    return create_model(
+        name, __config__=ConfigDict(extra="allow"), __doc__=doc, model=(model_id, ...), **fields
     )
 
 
