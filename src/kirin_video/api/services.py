@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ from kirin_video.config import Settings
 from kirin_video.contract.catalog import MAX_IMAGE_BYTES
 from kirin_video.engines.base import Engine
 from kirin_video.media.fetch import Fetcher
-from kirin_video.runtime.build import build_runtime
+from kirin_video.runtime.build import build_node
 from kirin_video.runtime.embedded import EmbeddedWorker
 from kirin_video.runtime.execute import Runtime
 from kirin_video.runtime.sweeper import Sweeper
@@ -90,35 +89,17 @@ class Services:
 
 
 def build_services(settings: Settings, *, engine: Engine | None = None) -> Services:
-    runtime = build_runtime(settings, engine=engine)
-    tasks, db = runtime.service, runtime.service.db
-    registry = WorkerRegistry(db)
-    worker, queue = None, None
-    on_requeued: Callable[[list[str]], object]
-    reconcile: Callable[[], object] | None = None
-    if settings.broker_url:
-        queue = ticket_queue(settings, tasks)
-        tasks.on_created(queue.publish)
-        on_requeued, reconcile = queue.publish_all, queue.reconcile
-        if settings.workers:
-            log.info("KIRIN_BROKER_URL is set: tasks run on `kirin worker` processes, not here")
-    else:
-        worker = EmbeddedWorker(runtime, registry=registry, threads=settings.workers)
-        tasks.on_created(worker.notify)
-        on_requeued = worker.notify
-    sweeper = Sweeper(
-        service=tasks,
-        registry=registry,
-        lease_s=settings.lease_s,
-        on_requeued=on_requeued,
-        reconcile=reconcile,
-    )
+    """An API node: the node's runtime plus what serving HTTP and callbacks needs."""
+    node = build_node(settings, engine=engine)
+    runtime, db = node.runtime, node.runtime.service.db
+    if node.queue is not None and settings.workers:
+        log.info("KIRIN_BROKER_URL is set: tasks run on `kirin worker` processes, not here")
     dispatcher = build_dispatcher(settings, db, runtime.storage)
-    tasks.on_callback(dispatcher.notify)
+    runtime.service.on_callback(dispatcher.notify)
     return Services(
         settings=settings,
         runtime=runtime,
-        registry=registry,
+        registry=node.registry,
         auth=Authenticator(db, settings_keys=settings.api_keys),
         fetcher=Fetcher(
             timeout_s=settings.fetch_timeout_s,
@@ -127,10 +108,10 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         ),
         dispatcher=dispatcher,
         limiter=RateLimiter(settings.rate_limit, storage=settings.rate_limit_storage),
-        sweeper=sweeper,
-        worker=worker,
-        queue=queue,
-        metrics=task_metrics(settings, db, registry),
+        sweeper=node.sweeper,
+        worker=node.worker,
+        queue=node.queue,
+        metrics=task_metrics(settings, db, node.registry),
     )
 
 
@@ -139,17 +120,6 @@ def task_metrics(settings: Settings, db: Database, registry: WorkerRegistry) -> 
     metrics = CollectorRegistry(auto_describe=False)
     metrics.register(TaskMetrics(db, registry, lease_s=settings.lease_s))
     return metrics
-
-
-def ticket_queue(settings: Settings, tasks: TaskService) -> TicketQueue:
-    """The broker side (needs the ``cluster`` extra: Celery)."""
-    try:
-        from kirin_video.runtime.broker import TicketQueue, celery_app
-    except ImportError as exc:
-        raise RuntimeError(
-            "KIRIN_BROKER_URL needs Celery: pip install 'kirin-video[cluster]'"
-        ) from exc
-    return TicketQueue(celery_app(settings), tasks)
 
 
 def build_dispatcher(settings: Settings, db: Database, storage: Storage) -> Dispatcher:

@@ -1,14 +1,40 @@
-"""Build what a worker needs from settings: the one place API nodes and workers share."""
+"""The composition root of a node: what API nodes and ``kirin worker`` processes are built from."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kirin_video.config import Settings
 from kirin_video.engines.base import Engine
 from kirin_video.engines.registry import load_engine
+from kirin_video.runtime.embedded import EmbeddedWorker
 from kirin_video.runtime.execute import Runtime
+from kirin_video.runtime.sweeper import Sweeper
 from kirin_video.storage.registry import open_storage
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import TaskService
+from kirin_video.tasks.workers import WorkerRegistry
+
+if TYPE_CHECKING:
+    from kirin_video.runtime.broker import TicketQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Node:
+    """What runs tasks on this node, and what keeps the queue whole."""
+
+    runtime: Runtime
+    registry: WorkerRegistry
+    sweeper: Sweeper
+    #: The worker threads inside this process; None where Celery workers run the tasks.
+    worker: EmbeddedWorker | None
+    #: The broker's ticket queue where Celery workers run the tasks.
+    queue: TicketQueue | None
 
 
 def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
@@ -23,3 +49,40 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         storage=open_storage(settings),
         engine=engine or load_engine(settings),
     )
+
+
+def build_node(settings: Settings, *, engine: Engine | None = None) -> Node:
+    """With ``KIRIN_BROKER_URL``: tickets to Celery workers; without: threads in this process."""
+    runtime = build_runtime(settings, engine=engine)
+    tasks = runtime.service
+    registry = WorkerRegistry(tasks.db)
+    worker, queue = None, None
+    on_requeued: Callable[[list[str]], object]
+    reconcile: Callable[[], object] | None = None
+    if settings.broker_url:
+        queue = ticket_queue(settings, tasks)
+        tasks.on_created(queue.publish)
+        on_requeued, reconcile = queue.publish_all, queue.reconcile
+    else:
+        worker = EmbeddedWorker(runtime, registry=registry, threads=settings.workers)
+        tasks.on_created(worker.notify)
+        on_requeued = worker.notify
+    sweeper = Sweeper(
+        service=tasks,
+        registry=registry,
+        lease_s=settings.lease_s,
+        on_requeued=on_requeued,
+        reconcile=reconcile,
+    )
+    return Node(runtime=runtime, registry=registry, sweeper=sweeper, worker=worker, queue=queue)
+
+
+def ticket_queue(settings: Settings, tasks: TaskService) -> TicketQueue:
+    """The broker side (needs the ``cluster`` extra: Celery)."""
+    try:
+        from kirin_video.runtime.broker import TicketQueue, celery_app
+    except ImportError as exc:
+        raise RuntimeError(
+            "KIRIN_BROKER_URL needs Celery: pip install 'kirin-video[cluster]'"
+        ) from exc
+    return TicketQueue(celery_app(settings), tasks)

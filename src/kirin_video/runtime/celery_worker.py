@@ -10,12 +10,11 @@ from typing import Any
 from celery import signals
 
 from kirin_video.config import Settings
-from kirin_video.runtime.broker import QUEUE, RUN_TASK, TicketQueue, celery_app
-from kirin_video.runtime.build import build_runtime
+from kirin_video.runtime.broker import QUEUE, RUN_TASK
+from kirin_video.runtime.build import build_node
 from kirin_video.runtime.execute import Runtime, execute_next
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.identity import worker_name
-from kirin_video.runtime.sweeper import Sweeper
 from kirin_video.tasks.workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
@@ -23,11 +22,11 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     """Serve tickets from the broker until told to stop (SIGTERM: finish or hand back)."""
-    runtime = build_runtime(settings)
+    node = build_node(settings)
+    runtime, registry, tickets = node.runtime, node.registry, node.queue
+    assert tickets is not None  # a worker is only started with KIRIN_BROKER_URL set
     runtime.service.db.migrate()
-    registry = WorkerRegistry(runtime.service.db)
-    app = celery_app(settings)
-    tickets = TicketQueue(app, runtime.service)
+    app = tickets.app
     slots = _heartbeats(runtime, registry, concurrency)
     free: queue.SimpleQueue[Heartbeat] = queue.SimpleQueue()
     for heartbeat in slots:
@@ -53,13 +52,7 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
         timer.start()
 
     signals.worker_shutting_down.connect(shutting_down, weak=False)
-    sweeper = Sweeper(
-        service=runtime.service,
-        registry=registry,
-        lease_s=settings.lease_s,
-        on_requeued=tickets.publish_all,
-        reconcile=tickets.reconcile,
-    )
+    sweeper = node.sweeper
     runtime.engine.warm()
     for heartbeat in slots:
         heartbeat.start(kind="celery", engine=runtime.engine.name, device=settings.device)

@@ -20,6 +20,7 @@ from kirin_video.contract.catalog import Geometry, Model, output_geometry
 from kirin_video.contract.errors import ErrorCode, KirinError
 from kirin_video.engines.base import Engine, Job
 from kirin_video.media.encode import EncodedVideo, encode_outputs
+from kirin_video.media.frames import rgb_pixels
 from kirin_video.media.intake import decode_image
 from kirin_video.media.postprocess import conform
 from kirin_video.runtime.heartbeat import Heartbeat
@@ -173,7 +174,7 @@ def build_job(claimed: Claimed) -> Job:
 
 def _pixels(image: Image.Image | None) -> np.ndarray | None:
     """A given frame as pixels, so the video starts or ends on exactly what the client sent."""
-    return None if image is None else np.asarray(image.convert("RGB"))
+    return None if image is None else rgb_pixels(image)
 
 
 def _store(
