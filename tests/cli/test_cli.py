@@ -173,10 +173,10 @@ def test_task_callbacks_shows_deliveries_and_attempts(data_dir: Path) -> None:
             client.cancel(task)
         as_json = runner.invoke(app, ["task", "callbacks", task.id, "--output", "json", *options])
         [delivery] = json.loads(as_json.stdout)["data"]
-        assert delivery["event"] == "cancelled" and delivery["url"] == "http://127.0.0.1:9/hook"
+        assert delivery["event"] == "failed" and delivery["url"] == "http://127.0.0.1:9/hook"
         table = runner.invoke(app, ["task", "callbacks", task.id, *options])
         assert table.exit_code == 0, table.output
-        assert "cancelled" in table.stdout and "next attempt" in table.stdout
+        assert "failed" in table.stdout and "next attempt" in table.stdout
         unknown = runner.invoke(app, ["task", "callbacks", "task_nope", *options])
         assert unknown.exit_code == 1 and "8002005013" in unknown.output
 
