@@ -1,6 +1,6 @@
-"""Pydantic shapes of requests, tasks and errors: they describe the API in its OpenAPI schema.
+"""Pydantic shapes of the create requests: they describe them in the OpenAPI schema.
 
-Validation itself is done by ``params.parse_request`` (its messages and codes are the contract's);
+Validation itself is done by ``params.parse_params`` (its messages and codes are the contract's);
 the request models here are generated from the parameter table (``parameters.PARAMETERS``), so
 the schema clients read states the same rules as ``GET /v1/models`` and the model spec.
 """
@@ -102,81 +102,5 @@ else:
     ImageItem = _SHAPES["ImageItem"]  # one item of ``image_list``; the Kling routes share it
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class TaskError(ErrorDetail):
-    error_message: str = Field(description="the same text, under the i2v document's name")
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
-class ContentItem(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["video", "image"]
-    url: str
-    duration: int | None = None
-    watermarked: bool | None = None
-
-
-class OutputItem(BaseModel):
-    content: list[ContentItem]
-    jobId: str  # the contract spells it so
-
-
-class Usage(BaseModel):
-    cost: str
-    discount: float
-
-
-class TaskObject(BaseModel):
-    id: str
-    model: Literal["kirin_v1_6_i2v", "kirin_v1_6_multi_i2v"]
-    status: Literal["pending", "processing", "completed", "failed", "cancelled"]
-    created_at: int
-    updated_at: int
-    external_task_id: str | None
-    progress: float | None = None
-    error: TaskError | None = None
-    output: list[OutputItem] | None = None
-    usage: Usage | None = None
-    metadata: dict[str, Any]
-
-
-class TaskPage(BaseModel):
-    data: list[TaskObject]
-    next_cursor: str | None
-
-
-class CallbackAttempt(BaseModel):
-    at: int = Field(description="when the attempt started, unix seconds")
-    duration_ms: int
-    http_status: int | None = Field(description="the receiver's answer; null if none came")
-    error: str | None = Field(description="why it did not count as delivered; null once it did")
-
-
-class CallbackDelivery(BaseModel):
-    id: str = Field(description="the webhook-id header: the same on every retry")
-    event: Literal["processing", "completed", "failed", "cancelled"]
-    url: str
-    state: Literal["pending", "delivered", "failed"]
-    next_attempt_at: int | None = Field(description="unix seconds; null unless pending")
-    attempts: list[CallbackAttempt]
-
-
-class CallbackList(BaseModel):
-    data: list[CallbackDelivery]
-
-
 class ModelList(BaseModel):
     data: list[dict[str, Any]]
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the given error statuses, all in the error shape."""
-    return {status: {"model": ErrorBody} for status in statuses}

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from kirin_video.contract.schema import CallbackList
+from kirin_video.surfaces.kirin.models import CallbackList
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 
 # Loopback is refused by the address policy, so the dispatcher records one attempt and gives up.

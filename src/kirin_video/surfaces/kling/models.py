@@ -1,6 +1,6 @@
 """Pydantic shapes of the Kling routes' requests and envelopes, for the OpenAPI schema.
 
-Validation is ``kling.parse_kling_request`` (which applies the contract's rules); these models
+Validation is ``wire.parse_kling_request`` (which applies the contract's rules); these models
 only document the same shapes for Kling-style clients and schema-driven tools.
 """
 
@@ -22,8 +22,8 @@ class _KlingCommon(BaseModel):
 
     model_name: str | None = Field(default=None, description="default kling-v1-6")
     negative_prompt: NegativePrompt | None = None
-    mode: Literal["std", "pro"] = "std"
-    duration: Literal["5", "10"] = "5"
+    mode: c.Mode = c.DEFAULT_MODE
+    duration: c.Duration = c.Duration(str(c.DEFAULT_DURATION))
     callback_url: str | None = Field(default=None, description="absolute http(s) URL")
     external_task_id: Annotated[str, Field(min_length=1, max_length=c.MAX_EXTERNAL_ID_CHARS)] | (
         None
@@ -44,7 +44,7 @@ class KlingMultiImage2VideoRequest(_KlingCommon):
 
     image_list: Annotated[list[ImageItem], Field(min_length=1, max_length=c.MAX_REFERENCE_IMAGES)]
     prompt: Prompt
-    aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9"
+    aspect_ratio: c.AspectRatio = c.DEFAULT_ASPECT_RATIO
 
 
 class KlingTaskInfo(BaseModel):
