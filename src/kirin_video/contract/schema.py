@@ -97,7 +97,7 @@ MultiI2VRequest = _request_model(
 )
 
 if TYPE_CHECKING:
-    ImageItem = BaseModel  # the type checker sees the base; the class is generated below
+    ImageItem = BaseModel  # the type checker sees its base; the class is generated above
 else:
     ImageItem = _SHAPES["ImageItem"]  # one item of ``image_list``; the Kling routes share it
 
