@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from kirin_video.contract.parameters import describe_models
@@ -17,8 +15,8 @@ router = APIRouter(tags=["models"])
 @router.get(
     "/v1/models",
     summary="Models, their parameters, defaults and output formats",
-    response_model=None,
-    responses={200: {"model": ModelList}, **error_responses(401)},
+    response_model=ModelList,
+    responses=error_responses(401),
 )
-def list_models(_caller: CallerDep) -> dict[str, Any]:
-    return {"data": describe_models()}
+def list_models(_caller: CallerDep) -> ModelList:
+    return ModelList(data=describe_models())

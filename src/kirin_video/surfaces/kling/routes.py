@@ -52,11 +52,12 @@ def _add_routes(route: Route) -> None:
     @router.post(
         f"/{route}",
         summary=f"Create a {route} task",
-        response_model=None,
+        response_model=KlingCreateAnswer,
+        response_model_exclude_none=True,
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
         },
-        responses={200: {"model": KlingCreateAnswer}, **_errors(400, 401, 429)},
+        responses={**_errors(400, 401, 429)},
     )
     async def create(request: Request, caller: CallerDep, backend: BackendDep) -> dict[str, Any]:
         settings = backend.settings
@@ -72,8 +73,9 @@ def _add_routes(route: Route) -> None:
     @router.get(
         f"/{route}/{{ref}}",
         summary=f"Query a {route} task by task_id or external_task_id",
-        response_model=None,
-        responses={200: {"model": KlingTaskAnswer}, **_errors(401, 404)},
+        response_model=KlingTaskAnswer,
+        response_model_exclude_none=True,
+        responses={**_errors(401, 404)},
     )
     def query(ref: str, request: Request, caller: CallerDep, backend: BackendDep) -> dict[str, Any]:
         return succeed(_render(_task(route, ref, caller, backend), request, backend))
@@ -81,8 +83,9 @@ def _add_routes(route: Route) -> None:
     @router.get(
         f"/{route}",
         summary=f"List {route} tasks, newest first (or one, by external_task_id)",
-        response_model=None,
-        responses={200: {"model": KlingListAnswer}, **_errors(400, 401, 404)},
+        response_model=KlingListAnswer,
+        response_model_exclude_none=True,
+        responses={**_errors(400, 401, 404)},
     )
     def list_tasks(
         request: Request,
