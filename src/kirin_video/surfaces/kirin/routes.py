@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from kirin_video.contract import catalog as c
 from kirin_video.contract.statuses import PUBLIC_STATUS, stored_statuses
@@ -22,7 +23,7 @@ from kirin_video.surfaces.kirin.models import (
     error_responses,
 )
 from kirin_video.surfaces.kirin.openapi import CREATE_BODY
-from kirin_video.surfaces.kirin.render import ms, task_object
+from kirin_video.surfaces.kirin.render import dump, ms, task_object
 from kirin_video.surfaces.kirin.wire import model_filter, parse_create, status_filter
 from kirin_video.tasks.outbox import DeliveryRecord
 from kirin_video.tasks.tables import Task
@@ -49,7 +50,6 @@ async def create(request: Request, caller: CallerDep, backend: BackendDep) -> Ta
     "",
     summary="List the caller's tasks, newest first",
     response_model=TaskPage,
-    response_model_exclude_none=True,
     responses=error_responses(400, 401),
 )
 def list_tasks(
@@ -60,7 +60,7 @@ def list_tasks(
     model: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=c.MAX_LIST_LIMIT)] = c.DEFAULT_LIST_LIMIT,
     cursor: Annotated[str | None, Query()] = None,
-) -> TaskPage:
+) -> JSONResponse:
     word, chosen = status_filter(status), model_filter(model)
     page = backend.tasks.list_tasks(
         owner=caller,
@@ -69,10 +69,12 @@ def list_tasks(
         limit=limit,
         cursor=cursor,
     )
-    return TaskPage(
+    listed = TaskPage(
         data=[_render(task, request, backend) for task in page.tasks],
         next_cursor=page.next_cursor,
     )
+    # The tasks leave out their null keys; the cursor stays, null on the last page.
+    return JSONResponse({"data": [dump(t) for t in listed.data], "next_cursor": listed.next_cursor})
 
 
 @router.get(
