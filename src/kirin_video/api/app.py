@@ -18,7 +18,6 @@ from kirin_video.api.services import build_services
 from kirin_video.config import Settings
 from kirin_video.engines.base import Engine
 from kirin_video.surfaces import registry
-from kirin_video.surfaces.kirin import spec
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,6 @@ ROUTERS = (
     (models.router, ("", "/model")),
     (health.router, ("",)),
     (files.router, ("",)),
-    (spec.router, ("",)),  # the model-spec service: no /model form
 )
 
 
