@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -177,6 +178,7 @@ def test_task_callbacks_shows_deliveries_and_attempts(data_dir: Path) -> None:
         table = runner.invoke(app, ["task", "callbacks", task.id, *options])
         assert table.exit_code == 0, table.output
         assert "failed" in table.stdout and "next attempt" in table.stdout
+        assert datetime.now(UTC).strftime("%m-%d") in table.stdout  # milliseconds read as such
         unknown = runner.invoke(app, ["task", "callbacks", "task_nope", *options])
         assert unknown.exit_code == 1 and "8002005013" in unknown.output
 

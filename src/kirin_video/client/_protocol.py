@@ -125,17 +125,18 @@ def _code_and_message(body: dict[str, Any]) -> tuple[str | None, str]:
 
 
 def _request_id(response: httpx.Response, body: dict[str, Any]) -> str | None:
-    sent = response.request.headers.get(REQUEST_ID) if _has_request(response) else None
+    """The server's id for the request (echoed or its own), else the one we sent."""
+    request = _request_of(response)
+    sent = request.headers.get(REQUEST_ID) if request is not None else None
     found = response.headers.get(REQUEST_ID) or body.get("request_id") or sent
     return None if found is None else str(found)
 
 
-def _has_request(response: httpx.Response) -> bool:
+def _request_of(source: httpx.Response | httpx.TransportError) -> httpx.Request | None:
     try:
-        response.request  # noqa: B018  (raises when the response was built without one)
-    except RuntimeError:
-        return False
-    return True
+        return source.request
+    except RuntimeError:  # built by hand, without a request
+        return None
 
 
 def retry_after(value: str | None) -> float | None:
@@ -161,8 +162,7 @@ def task_body(body: Any) -> dict[str, Any]:
         raise e.KirinError(f"expected a task object from the server; got {body!r:.200}")
     if not body.get("id") and body.get("error"):
         # the hosted gateway may refuse a create with HTTP 200 and an error in place of a task
-        error = TaskError.from_json(body["error"])
-        assert error is not None
+        error = TaskError.from_json(body["error"]) or TaskError(None, "")
         raise e.APIError(error.message or "refused", status_code=200, code=error.code)
     return body
 
@@ -187,16 +187,9 @@ def parse_list(body: Any, what: str) -> list[dict[str, Any]]:
 
 
 def transport_error(exc: httpx.TransportError) -> e.TransportError:
-    url = exc.request.url if _has_exc_request(exc) else "the server"
-    return e.TransportError(f"no answer from {url}: {type(exc).__name__}: {exc}")
-
-
-def _has_exc_request(exc: httpx.TransportError) -> bool:
-    try:
-        exc.request  # noqa: B018  (raises when the error was built without one)
-    except RuntimeError:
-        return False
-    return True
+    request = _request_of(exc)
+    where = request.url if request is not None else "the server"
+    return e.TransportError(f"no answer from {where}: {type(exc).__name__}: {exc}")
 
 
 def unsupported(error: e.NotFound, what: str, route: str) -> e.NotSupported:
