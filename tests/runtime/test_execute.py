@@ -17,10 +17,12 @@ from kirin_video.runtime.execute import Runtime, execute
 from kirin_video.storage.local import LocalStorage
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
+from kirin_video.tasks.snapshot import OutputFile, OutputKind, TaskSnapshot, Usage
 from tests.conftest import b64, make_image
 from tests.media.test_encode import x264_options
 
 IMAGE = make_image()
+NO_COST = Usage(cost="0")
 
 
 class BrokenEngine:
@@ -45,8 +47,9 @@ def _runtime(service: TaskService, tmp_path: Path, engine: object) -> Runtime:
     )  # type: ignore[arg-type]
 
 
-def _create(service: TaskService) -> str:
-    request = parse_params({"model": "kirin_v1_6_i2v", "image": b64(IMAGE), "seed": 1})
+def _create(service: TaskService, **fields: object) -> str:
+    body = {"model": "kirin_v1_6_i2v", "image": b64(IMAGE), "seed": 1, **fields}
+    request = parse_params(body)
     return service.create(owner="o", request=request, images=[StoredImage("first", IMAGE)]).id
 
 
@@ -102,8 +105,8 @@ def test_a_task_taken_over_cannot_be_finished_by_its_old_worker(service: TaskSer
     service.recover(lease_s=-1)
     assert service.claim(task_id, worker="fresh") is not None
     assert not service.report_progress(task_id, 0.5, worker="slow")
-    assert not service.complete(task_id, worker="slow", output=[], usage={}, meta={})
-    assert service.complete(task_id, worker="fresh", output=[], usage={}, meta={})
+    assert not service.complete(task_id, worker="slow", outputs=[], usage=NO_COST, meta={})
+    assert service.complete(task_id, worker="fresh", outputs=[], usage=NO_COST, meta={})
     assert service.get(owner="o", ref=task_id).attempts == 2
 
 
@@ -138,8 +141,27 @@ def test_cancelled_task_is_not_completed_by_its_worker(service: TaskService) -> 
     service.claim(task_id, worker="w")
     service.cancel(owner="o", ref=task_id)
     assert not service.report_progress(task_id, 0.5, worker="w")
-    assert not service.complete(task_id, worker="w", output=[], usage={}, meta={})
+    assert not service.complete(task_id, worker="w", outputs=[], usage=NO_COST, meta={})
     assert service.get(owner="o", ref=task_id).status == Status.CANCELLED
+
+
+def test_a_completed_task_holds_typed_outputs_that_lie_in_storage(
+    service: TaskService, tmp_path: Path
+) -> None:
+    task_id = _create(service, watermark_info={"enabled": True})
+    runtime = _runtime(service, tmp_path, PreviewEngine())
+    execute(task_id, runtime, worker="w")
+    snapshot = TaskSnapshot.of(service.get(owner="o", ref=task_id))
+    prefix = f"{task_id}/1"  # the first attempt's files
+    assert snapshot.outputs == (
+        OutputFile(kind=OutputKind.VIDEO, key=f"{prefix}/video.mp4", seconds=5),
+        OutputFile(
+            kind=OutputKind.VIDEO_WATERMARKED, key=f"{prefix}/video_watermarked.mp4", seconds=5
+        ),
+        OutputFile(kind=OutputKind.COVER, key=f"{prefix}/cover.jpg"),
+    )
+    assert all((tmp_path / "outputs" / f.key).stat().st_size > 0 for f in snapshot.outputs)
+    assert snapshot.usage == Usage(cost="0.2800", discount=0)  # the default price of std, 5 s
 
 
 @pytest.mark.parametrize(("preset", "motion_search"), [("ultrafast", "dia"), ("veryfast", "hex")])

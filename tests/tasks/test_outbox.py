@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from kirin_video.config import Settings
-from kirin_video.tasks.db import Database
-from kirin_video.tasks.tables import Task, WebhookDelivery
 from kirin_video.tasks import outbox
+from kirin_video.tasks.db import Database
+from kirin_video.tasks.snapshot import TaskSnapshot
+from kirin_video.tasks.tables import Task, WebhookDelivery
 
 SLOW, FAST = "slow", "fast"
 
@@ -31,20 +32,19 @@ def owe(db: Database, n: int, *, host: str, due_ts: float) -> None:
     with db.session(write=True) as session:
         for i in range(n):
             task_id = f"task_{host}_{i}"
-            session.add(
-                Task(
-                    id=task_id,
-                    owner="key",
-                    model="kirin_v1_6_i2v",
-                    status="cancelled",
-                    params={},
-                    seed=0,
-                    callback_url=url(host),
-                    meta={},
-                    created_ts=0.0,
-                    updated_ts=0.0,
-                )
+            task = Task(
+                id=task_id,
+                owner="key",
+                model="kirin_v1_6_i2v",
+                status="cancelled",
+                params={},
+                seed=0,
+                callback_url=url(host),
+                meta={},
+                created_ts=0.0,
+                updated_ts=0.0,
             )
+            session.add(task)
             session.flush()
             session.add(
                 WebhookDelivery(
@@ -54,7 +54,7 @@ def owe(db: Database, n: int, *, host: str, due_ts: float) -> None:
                     seq=1,
                     event="cancelled",
                     url=url(host),
-                    payload={},
+                    payload=TaskSnapshot.of(task).model_dump(mode="json"),
                     state=outbox.PENDING,
                     attempts=0,
                     next_attempt_ts=due_ts + i * 0.001,

@@ -10,6 +10,7 @@ import pytest
 from kirin_video.contract.params import parse_params
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
+from kirin_video.tasks.snapshot import Usage
 from tests.conftest import b64, make_image
 
 IMAGE = make_image(320, 320)
@@ -44,4 +45,4 @@ def _images() -> list[StoredImage]:
 
 def _run_one(service: TaskService, task_id: str) -> None:
     assert service.claim(task_id, worker="w") is not None
-    assert service.complete(task_id, worker="w", output=[], usage={}, meta={})
+    assert service.complete(task_id, worker="w", outputs=[], usage=Usage(cost="0"), meta={})

@@ -1,4 +1,8 @@
-"""A real HTTP receiver on loopback that answers callbacks as each test scripts it."""
+"""A real HTTP receiver on loopback that answers callbacks as each test scripts it.
+
+Also what callback tests share: settings that send fast, creating and cancelling a task, and
+what a callback body on the kirin surface must look like.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,58 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import KEY_A, b64, bearer, make_image
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+FAST = {
+    "allow_private_urls": True,
+    "webhook_secret": SECRET,
+    "webhook_backoff_s": 0.2,
+    "webhook_backoff_factor": 1.0,
+    "webhook_poll_s": 0.05,
+    "webhook_timeout_s": 1.0,
+}
+IMAGE = b64(make_image(320, 320))
+CANCELLED = "8002005097"  # the error code of a task cancelled at the client's request
+WORDS = {"in_progress", "completed", "failed"}
+
+
+def create(client: TestClient, url: str, token: str = KEY_A, **fields: Any) -> dict[str, Any]:
+    """A task on the kirin surface that calls back ``url``."""
+    body = {"model": "kirin_v1_6_i2v", "image": IMAGE, "callback_url": url, **fields}
+    response = client.post("/v1/generation", json=body, headers=bearer(token))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def cancel(client: TestClient, task_id: str, token: str = KEY_A) -> None:
+    response = client.post(f"/v1/generation/task/{task_id}/cancel", headers=bearer(token))
+    assert response.status_code == 200, response.text
+
+
+def assert_kirin_object(body: dict[str, Any], *, task_id: str) -> None:
+    """A kirin callback body is the hosted task object: three words, ms, no null keys."""
+    assert body["id"] == task_id and body["status"] in WORDS, body
+    now_ms = time.time() * 1000
+    for name in ("created_at", "updated_at"):
+        assert isinstance(body[name], int) and now_ms - 3_600_000 < body[name] <= now_ms, body
+    assert None not in body.values(), body
+    status = body["status"]
+    assert ("error" in body) == (status == "failed"), body
+    assert ("output" in body) == ("usage" in body) == (status == "completed"), body
+    if status == "failed":
+        assert set(body["error"]) == {"code", "message", "error_message"}, body
+        assert body["error"]["message"] == body["error"]["error_message"] != "", body
+    if status == "completed":
+        assert "progress" not in body, body
+        (item,) = body["output"]
+        assert set(item) == {"content"}, body  # jobId moved into every content item
+        for entry in item["content"]:
+            assert entry["jobId"] == task_id and entry["url"], body
+            if entry["type"] == "video":
+                assert isinstance(entry["duration"], str) and entry["duration"].isdigit(), body
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,21 +11,22 @@ from standardwebhooks import Webhook
 
 from kirin_video.client import WebhookVerificationError, verify_webhook
 from kirin_video.config import Settings
+from kirin_video.contract.catalog import Status
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.keys import issue_key, rotate_webhook_secret
-from tests.conftest import KEY_A, b64, bearer, make_image
-from tests.webhooks.conftest import Answer, Receiver
-
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-FAST = {
-    "allow_private_urls": True,
-    "webhook_secret": SECRET,
-    "webhook_backoff_s": 0.2,
-    "webhook_backoff_factor": 1.0,
-    "webhook_poll_s": 0.05,
-    "webhook_timeout_s": 1.0,
-}
-IMAGE = b64(make_image(320, 320))
+from kirin_video.tasks.outbox import DeliveryRecord
+from tests.conftest import KEY_A, bearer
+from tests.webhooks.conftest import (
+    CANCELLED,
+    FAST,
+    IMAGE,
+    SECRET,
+    Answer,
+    Receiver,
+    assert_kirin_object,
+    cancel,
+    create,
+)
 
 
 @pytest.fixture
@@ -35,40 +35,30 @@ def hooks(make_client: Callable[..., TestClient]) -> Callable[..., TestClient]:
     return lambda **overrides: make_client(**{**FAST, **overrides})
 
 
-def create(client: TestClient, url: str, token: str = KEY_A, **fields: Any) -> dict[str, Any]:
-    body = {"model": "kirin_v1_6_i2v", "image": IMAGE, "callback_url": url, **fields}
-    response = client.post("/v1/generation", json=body, headers=bearer(token))
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def cancel(client: TestClient, task_id: str, token: str = KEY_A) -> None:
-    response = client.post(f"/v1/generation/{task_id}/cancel", headers=bearer(token))
-    assert response.status_code == 200, response.text
-
-
-def history(client: TestClient, task_id: str) -> list[dict[str, Any]]:
-    # the outbox as the service keeps it (the route over it is tested in tests/api)
+def history(client: TestClient, task_id: str) -> list[DeliveryRecord]:
+    # the outbox as the service keeps it (the route over it is tested in tests/surfaces)
     services = client.app.state.services  # type: ignore[attr-defined]
     return list(services.tasks.callbacks(owner=services.auth.caller(KEY_A), ref=task_id))
 
 
-def settle(client: TestClient, task_id: str, *, state: str, timeout_s: float = 20) -> list[Any]:
+def settle(
+    client: TestClient, task_id: str, *, state: str, timeout_s: float = 20
+) -> list[DeliveryRecord]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         deliveries = history(client, task_id)
-        if deliveries and all(d["state"] == state for d in deliveries):
+        if deliveries and all(d.state == state for d in deliveries):
             return deliveries
         time.sleep(0.05)
     raise TimeoutError(history(client, task_id))
 
 
-def tried(client: TestClient, task_id: str, *, times: int) -> list[dict[str, Any]]:
+def tried(client: TestClient, task_id: str, *, times: int) -> list[DeliveryRecord]:
     """The task's deliveries once the first of them has had ``times`` attempts."""
     deadline = time.monotonic() + 20  # backoff 0.2 s: tries come fast, even on a busy machine
     while True:
         deliveries = history(client, task_id)
-        if deliveries and len(deliveries[0]["attempts"]) >= times:
+        if deliveries and len(deliveries[0].attempts) >= times:
             return deliveries
         assert time.monotonic() < deadline, deliveries
         time.sleep(0.05)
@@ -81,14 +71,20 @@ def test_every_status_change_is_posted_signed_and_in_order(
     task = create(client, receiver.url)
     got = receiver.wait(delivered=2)
     events = [verify_webhook(r.body, r.headers, SECRET) for r in got]  # as a receiver would
-    assert [e["status"] for e in events] == ["processing", "completed"]
-    assert all(e["id"] == task["id"] for e in events)
-    final = client.get(f"/v1/generation/{task['id']}", headers=bearer(KEY_A)).json()
+    assert [e["status"] for e in events] == ["in_progress", "completed"]
+    for event in events:
+        assert_kirin_object(event, task_id=task["id"])
+    assert "progress" in events[0] and "output" not in events[0]
+    final = client.get(f"/v1/generation/task/{task['id']}", headers=bearer(KEY_A)).json()
     assert {k: v for k, v in events[1].items() if k != "output"} == {
         k: v for k, v in final.items() if k != "output"
     }
-    video = events[1]["output"][0]["content"][0]
-    assert client.get(video["url"]).status_code == 200  # a fresh, fetchable signed URL
+    sent, read = events[1]["output"][0]["content"], final["output"][0]["content"]
+    assert [{k: v for k, v in e.items() if k != "url"} for e in sent] == [
+        {k: v for k, v in e.items() if k != "url"} for e in read
+    ]
+    assert [e["type"] for e in sent] == ["video", "image"] and sent[0]["duration"] == "5"
+    assert client.get(sent[0]["url"]).status_code == 200  # a fresh, fetchable signed URL
     assert got[0].headers["content-type"] == "application/json"
 
 
@@ -100,7 +96,9 @@ def test_issued_keys_sign_with_their_own_secret(
     task = create(client, receiver.url, token=issued.api_key)
     cancel(client, task["id"], token=issued.api_key)
     (got,) = receiver.wait(delivered=1)
-    assert Webhook(issued.webhook_secret).verify(got.body, got.headers)["status"] == "cancelled"
+    event = Webhook(issued.webhook_secret).verify(got.body, got.headers)
+    assert (event["status"], event["error"]["code"]) == ("failed", CANCELLED)
+    assert_kirin_object(event, task_id=task["id"])
     with pytest.raises(Exception, match="signature"):
         Webhook(SECRET).verify(got.body, got.headers)
 
@@ -122,9 +120,9 @@ def test_a_retry_after_rotation_is_signed_with_the_new_secret(
     assert rotated is not None and rotated != issued.webhook_secret
     receiver.wait(delivered=1)
     first, retry = receiver.received
-    assert verify_webhook(first.body, first.headers, issued.webhook_secret)["status"] == "cancelled"
+    assert verify_webhook(first.body, first.headers, issued.webhook_secret)["status"] == "failed"
     assert retry.headers["webhook-id"] == first.headers["webhook-id"]
-    assert verify_webhook(retry.body, retry.headers, rotated)["status"] == "cancelled"
+    assert verify_webhook(retry.body, retry.headers, rotated)["error"]["code"] == CANCELLED
     with pytest.raises(WebhookVerificationError):
         verify_webhook(retry.body, retry.headers, issued.webhook_secret)
 
@@ -140,8 +138,8 @@ def test_failed_attempts_are_retried_with_the_same_webhook_id(
     assert [r.answered for r in receiver.received] == [500, 503, 502, 200]
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
     (delivery,) = settle(client, task["id"], state="delivered")
-    assert [a["http_status"] for a in delivery["attempts"]] == [500, 503, 502, 200]
-    assert [a["error"] for a in delivery["attempts"]][:1] == ["HTTP 500"]
+    assert [a.http_status for a in delivery.attempts] == [500, 503, 502, 200]
+    assert [a.error for a in delivery.attempts][:1] == ["HTTP 500"]
     time.sleep(0.5)
     assert len(receiver.delivered()) == 1  # delivered once, never again
 
@@ -155,8 +153,8 @@ def test_a_receiver_that_is_down_gets_each_callback_exactly_once_when_it_is_up(
     client = hooks(workers=1)
     task = create(client, f"http://127.0.0.1:{port}/hook")
     first = tried(client, task["id"], times=2)[0]
-    assert first["event"] == "processing" and first["state"] == "pending"
-    assert all(a["http_status"] is None and a["error"] for a in first["attempts"])
+    assert first.event is Status.PROCESSING and first.state == "pending"
+    assert all(a.http_status is None and a.error for a in first.attempts)
     late = Receiver(port)
     try:
         late.wait(delivered=2)
@@ -165,13 +163,13 @@ def test_a_receiver_that_is_down_gets_each_callback_exactly_once_when_it_is_up(
         got = late.delivered()
     finally:
         late.close()
-    assert [r.json["status"] for r in got] == ["processing", "completed"]
-    assert [r.headers["webhook-id"] for r in got] == [d["id"] for d in deliveries]
+    assert [r.json["status"] for r in got] == ["in_progress", "completed"]
+    assert [r.headers["webhook-id"] for r in got] == [d.id for d in deliveries]
     assert len(late.received) == 2  # nothing else reached it either
-    assert len(deliveries[0]["attempts"]) >= 3  # one webhook-id across its retries
+    assert len(deliveries[0].attempts) >= 3  # one webhook-id across its retries
     for delivery in deliveries:
-        assert [a["http_status"] for a in delivery["attempts"]][-1:] == [200]
-        assert sum(a["http_status"] == 200 for a in delivery["attempts"]) == 1
+        assert [a.http_status for a in delivery.attempts][-1:] == [200]
+        assert sum(a.http_status == 200 for a in delivery.attempts) == 1
 
 
 def test_a_slow_receiver_times_out_and_is_tried_again(
@@ -182,8 +180,8 @@ def test_a_slow_receiver_times_out_and_is_tried_again(
     task = create(client, receiver.url)
     cancel(client, task["id"])
     (delivery,) = settle(client, task["id"], state="delivered")
-    assert "timed out" in delivery["attempts"][0]["error"]
-    assert delivery["attempts"][-1]["http_status"] == 200
+    assert "timed out" in delivery.attempts[0].error
+    assert delivery.attempts[-1].http_status == 200
 
 
 def test_retry_after_is_honoured(hooks: Callable[..., TestClient], receiver: Receiver) -> None:
@@ -204,7 +202,7 @@ def test_attempts_end_after_the_configured_number(
     task = create(client, receiver.url)
     cancel(client, task["id"])
     (delivery,) = settle(client, task["id"], state="failed")
-    assert len(delivery["attempts"]) == 3 and delivery["next_attempt_at"] is None
+    assert len(delivery.attempts) == 3 and delivery.next_attempt_ts is None
     assert len(receiver.received) == 3
 
 
@@ -215,8 +213,9 @@ def test_a_task_s_callbacks_go_out_in_status_order(
     client = hooks(workers=1)
     task = create(client, receiver.url)
     got = receiver.wait(delivered=2)
-    assert [r.json["status"] for r in got] == ["processing", "completed"]
-    assert [r.json["status"] for r in receiver.received[:4]] == ["processing"] * 4
+    assert [r.json["status"] for r in got] == ["in_progress", "completed"]
+    assert [r.json["status"] for r in receiver.received[:4]] == ["in_progress"] * 4
+    assert len({r.headers["webhook-id"] for r in receiver.received[:4]}) == 1  # one, retried
     assert all(r.json["id"] == task["id"] for r in receiver.received)
 
 
@@ -231,8 +230,8 @@ def test_private_addresses_are_refused_without_the_allow_flag(
     ).json()
     cancel(client, task["id"])
     (delivery,) = settle(client, task["id"], state="failed")
-    assert "public address" in delivery["attempts"][0]["error"]
-    assert "loopback" in delivery["attempts"][0]["error"]
+    assert "public address" in delivery.attempts[0].error
+    assert "loopback" in delivery.attempts[0].error
     assert receiver.received == []
 
 
@@ -244,7 +243,7 @@ def test_redirects_are_not_followed(hooks: Callable[..., TestClient], receiver: 
     receiver.wait(delivered=1)
     assert [r.path for r in receiver.received] == ["/hook", "/hook"]
     (delivery,) = settle(client, task["id"], state="delivered")
-    assert delivery["attempts"][0]["error"] == "HTTP 302: redirects are not followed"
+    assert delivery.attempts[0].error == "HTTP 302: redirects are not followed"
 
 
 def test_metrics_count_sent_retried_and_failed(

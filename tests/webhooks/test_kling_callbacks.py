@@ -8,8 +8,7 @@ from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
 from tests.conftest import KEY_A, bearer
-from tests.webhooks.conftest import Receiver
-from tests.webhooks.test_delivery import FAST, IMAGE, SECRET
+from tests.webhooks.conftest import FAST, IMAGE, SECRET, Receiver
 
 
 def test_kling_tasks_call_back_with_the_kling_task_object(
@@ -55,7 +54,8 @@ def test_a_cancelled_kling_task_calls_back_failed_with_the_reason(
     task_id = client.post("/v1/videos/image2video", json=body, headers=bearer(KEY_A)).json()[
         "data"
     ]["task_id"]
-    client.post(f"/v1/generation/{task_id}/cancel", headers=bearer(KEY_A))
+    cancelled = client.post(f"/v1/generation/task/{task_id}/cancel", headers=bearer(KEY_A))
+    assert cancelled.status_code == 200, cancelled.text
     (got,) = receiver.wait(delivered=1)
     event = Webhook(SECRET).verify(got.body, got.headers)
     assert (event["task_status"], event["task_result"]) == ("failed", {})

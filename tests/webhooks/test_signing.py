@@ -13,8 +13,7 @@ from kirin_video.client import verify_webhook
 from kirin_video.config import Settings
 from kirin_video.webhooks.signing import server_secret
 from tests.conftest import KEY_A, KEY_B
-from tests.webhooks.conftest import Receiver
-from tests.webhooks.test_delivery import FAST, SECRET, cancel, create
+from tests.webhooks.conftest import CANCELLED, FAST, SECRET, Receiver, cancel, create
 
 FILE = "webhook-secret"
 UNSET = {**FAST, "webhook_secret": None}
@@ -42,11 +41,11 @@ def test_the_configured_secret_wins_over_the_kept_one(
 
 
 def delivered_with(client: TestClient, receiver: Receiver, secret: str) -> str:
-    """Cancel a task with a callback; the status the callback carries, verified with ``secret``."""
+    """Cancel a task with a callback; the error code it carries, verified with ``secret``."""
     before = len(receiver.delivered())
     cancel(client, create(client, receiver.url)["id"])
     got = receiver.wait(delivered=before + 1)[-1]
-    return str(verify_webhook(got.body, got.headers, secret)["status"])
+    return str(verify_webhook(got.body, got.headers, secret)["error"]["code"])
 
 
 def test_callbacks_are_signed_with_the_kept_secret_until_the_setting_overrides_it(
@@ -54,7 +53,7 @@ def test_callbacks_are_signed_with_the_kept_secret_until_the_setting_overrides_i
 ) -> None:
     with TestClient(create_app(settings.model_copy(update=UNSET))) as client:
         kept = (settings.data_dir / FILE).read_text().strip()
-        assert delivered_with(client, receiver, kept) == "cancelled"
+        assert delivered_with(client, receiver, kept) == CANCELLED
     monkeypatch.setenv("KIRIN_WEBHOOK_SECRET", SECRET)
     from_env = Settings(
         data_dir=settings.data_dir,
@@ -64,5 +63,5 @@ def test_callbacks_are_signed_with_the_kept_secret_until_the_setting_overrides_i
         **{k: v for k, v in UNSET.items() if k != "webhook_secret"},
     )
     with TestClient(create_app(from_env)) as restarted:
-        assert delivered_with(restarted, receiver, SECRET) == "cancelled"
+        assert delivered_with(restarted, receiver, SECRET) == CANCELLED
     assert (settings.data_dir / FILE).read_text().strip() == kept
