@@ -8,7 +8,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from kirin_video.contract.catalog import Geometry, Model
+from kirin_video.contract.catalog import DEFAULT_MODE, Geometry, Model
 from kirin_video.media.frames import Clip
 
 __all__ = ["Clip", "Engine", "Job", "ProgressFn"]  # Clip lives in media, where conform reads it
@@ -26,7 +26,7 @@ class Job:
     seed: int
     prompt: str | None = None
     negative_prompt: str | None = None
-    mode: str = "std"
+    mode: str = DEFAULT_MODE
     cfg_scale: float | None = None
     first: Image.Image | None = None  # i2v: the first frame (RGB)
     last: Image.Image | None = None  # i2v: the last frame (RGB)

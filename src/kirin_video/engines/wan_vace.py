@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from kirin_video.config import Settings
+from kirin_video.contract.catalog import Mode
 from kirin_video.contract.errors import GenerationFailed
 from kirin_video.engines.base import Clip, Job, ProgressFn
 from kirin_video.engines.loading import load_pipeline, release_memory, resolve_device
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 _KEEP, _GENERATE = 0, 255  # VACE mask values: keep the given pixels, or generate them
 _UNKNOWN = (128, 128, 128)  # what VACE expects in frames it is asked to generate
 _DENOISE_SHARE = 0.95  # of this engine's progress; decoding the latents takes the rest
-_SHORT_SIDE_SETTING = {"std": "KIRIN_NATIVE_SHORT_SIDE", "pro": "KIRIN_PRO_SHORT_SIDE"}
+_SHORT_SIDE_SETTING = {Mode.STD: "KIRIN_NATIVE_SHORT_SIDE", Mode.PRO: "KIRIN_PRO_SHORT_SIDE"}
 
 PipelineLoader = Callable[[Settings], Any]
 
@@ -63,8 +64,8 @@ class DiffusersEngine:
         settings, pipe = self._settings, self.pipeline
         transformer = pipe.transformer or pipe.transformer_2
         return NativeOptions(
-            short_side={"std": settings.native_short_side, "pro": settings.pro_short_side},
-            steps={"std": settings.inference_steps, "pro": settings.pro_inference_steps},
+            short_side={Mode.STD: settings.native_short_side, Mode.PRO: settings.pro_short_side},
+            steps={Mode.STD: settings.inference_steps, Mode.PRO: settings.pro_inference_steps},
             fps=settings.native_fps,
             max_frames=settings.max_native_frames,
             overlap=settings.segment_overlap,
@@ -92,7 +93,7 @@ class DiffusersEngine:
         return Clip(frames=frames, fps=(len(frames) - 1) / job.geometry.duration)
 
     def _out_of_memory(self, native: NativePlan, mode: str) -> str:
-        short_side = _SHORT_SIDE_SETTING[mode]
+        short_side = _SHORT_SIDE_SETTING[Mode(mode)]
         return (
             f"out of memory on {resolve_device(self._settings)} rendering "
             f"{native.width}x{native.height}x{native.segments[0]} frames: set "
