@@ -6,16 +6,14 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kirin_video.surfaces.context import request_id as current
+
 HEADER = "x-request-id"
 _ACCEPTED = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII: safe to echo and to log
-
-#: The id of the request being served, for log records made while serving it.
-current: ContextVar[str] = ContextVar("request_id", default="-")
 
 log = logging.getLogger("kirin_video.access")
 
@@ -24,7 +22,7 @@ class RequestIdFilter(logging.Filter):
     """Adds ``request_id`` to every record, so formatters can show it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current.get()
+        record.request_id = current.get() or "-"
         return True
 
 

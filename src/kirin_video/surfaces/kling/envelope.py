@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from kirin_video.contract.errors import KirinError, RateLimited
+from kirin_video.surfaces.context import request_id
 from kirin_video.surfaces.kling.wire import HTTP_STATUS, KlingCode, kling_code
 
 
@@ -36,4 +37,5 @@ def answer(exc: KirinError) -> JSONResponse:
 
 
 def _request_id() -> str:
-    return str(uuid.uuid4())
+    """The request's ``X-Request-Id``, so the body and the header name the same request."""
+    return request_id.get() or str(uuid.uuid4())
