@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from kirin_video.media.encode import probe
 from kirin_video.tasks.keys import IssuedKey, issue_key
 from tests.conftest import KEY_A, b64, bearer, make_image
+from tests.helpers import GENERATION, task_path
 
 IMAGE = b64(make_image(480, 320))
 I2V = {"model_name": "kling-v1-6", "image": IMAGE, "prompt": "a slow push in"}
@@ -91,23 +92,23 @@ def test_query_by_id_path_external_id_and_query_parameter(
 
 def test_tasks_are_the_same_on_both_surfaces(client: TestClient, auth: dict[str, str]) -> None:
     kling = _ok(client.post("/v1/videos/multi-image2video", json=MULTI, headers=auth))
-    kirin = client.get(f"/v1/generation/{kling['task_id']}", headers=auth).json()
+    kirin = client.get(task_path(kling["task_id"]), headers=auth).json()
     assert (kirin["id"], kirin["model"], kirin["status"]) == (
         kling["task_id"],
         "kirin_v1_6_multi_i2v",
-        "pending",
+        "in_progress",
     )
     body = {"model": "kirin_v1_6_i2v", "image": IMAGE, "external_task_id": "from-kirin"}
-    made = client.post("/v1/generation", json=body, headers=auth).json()
+    made = client.post(GENERATION, json=body, headers=auth).json()
     seen = _ok(client.get("/v1/videos/image2video/from-kirin", headers=auth))
     assert (seen["task_id"], seen["task_status"]) == (made["id"], "submitted")
     body = {"model": "kirin_v1_6_multi_i2v", "image_list": [{"image": IMAGE}], "prompt": "p"}
-    made = client.post("/v1/generation", json=body, headers=auth).json()
+    made = client.post(GENERATION, json=body, headers=auth).json()
     seen = _ok(client.get(f"/v1/videos/multi-image2video/{made['id']}", headers=auth))
     assert (seen["task_id"], seen["task_status"]) == (made["id"], "submitted")
     i2v = _ok(client.post("/v1/videos/image2video", json=I2V, headers=auth))
-    kirin = client.get(f"/v1/generation/{i2v['task_id']}", headers=auth).json()
-    assert (kirin["model"], kirin["status"]) == ("kirin_v1_6_i2v", "pending")
+    kirin = client.get(task_path(i2v["task_id"]), headers=auth).json()
+    assert (kirin["model"], kirin["status"]) == ("kirin_v1_6_i2v", "in_progress")
     # a task answers on its own model's route only
     _error(
         client.get(f"/v1/videos/image2video/{kling['task_id']}", headers=auth),
@@ -121,7 +122,7 @@ def test_cancelled_and_failed_tasks_read_as_failed_with_the_reason(
     client: TestClient, auth: dict[str, str]
 ) -> None:
     task_id = _ok(client.post("/v1/videos/image2video", json=I2V, headers=auth))["task_id"]
-    client.post(f"/v1/generation/{task_id}/cancel", headers=auth)
+    client.post(task_path(task_id, "cancel"), headers=auth).raise_for_status()
     data = _ok(client.get(f"/v1/videos/image2video/{task_id}", headers=auth))
     assert (data["task_status"], data["task_result"]) == ("failed", {})
     assert "cancelled" in data["task_status_msg"]
