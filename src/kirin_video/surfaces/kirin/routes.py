@@ -77,18 +77,8 @@ def list_tasks(
     return JSONResponse({"data": [dump(t) for t in listed.data], "next_cursor": listed.next_cursor})
 
 
-@router.get(
-    "/task/{ref}",
-    summary="Get a task by id or external_task_id",
-    responses=error_responses(401, 404),
-    **_TASK,  # type: ignore[arg-type]
-)
-def get_task(ref: str, request: Request, caller: CallerDep, backend: BackendDep) -> TaskObject:
-    return _render(backend.tasks.get(owner=caller, ref=ref), request, backend)
-
-
 @router.post(
-    "/task/{ref}/cancel",
+    "/task/{ref:path}/cancel",
     summary="Cancel a task that has not finished",
     responses=error_responses(401, 404, 409),
     **_TASK,  # type: ignore[arg-type]
@@ -101,7 +91,7 @@ async def cancel_task(
 
 
 @router.get(
-    "/task/{ref}/callbacks",
+    "/task/{ref:path}/callbacks",
     summary="The task's callback deliveries and their attempts, oldest first",
     response_model=CallbackList,
     responses=error_responses(401, 404),
@@ -109,6 +99,16 @@ async def cancel_task(
 def list_callbacks(ref: str, caller: CallerDep, backend: BackendDep) -> CallbackList:
     deliveries = backend.tasks.callbacks(owner=caller, ref=ref)
     return CallbackList(data=[_delivery(d) for d in deliveries])
+
+
+@router.get(
+    "/task/{ref:path}",
+    summary="Get a task by id or external_task_id",
+    responses=error_responses(401, 404),
+    **_TASK,  # type: ignore[arg-type]
+)
+def get_task(ref: str, request: Request, caller: CallerDep, backend: BackendDep) -> TaskObject:
+    return _render(backend.tasks.get(owner=caller, ref=ref), request, backend)
 
 
 def _render(task: Task, request: Request, backend: BackendDep) -> TaskObject:
