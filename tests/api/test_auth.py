@@ -15,6 +15,7 @@ from sqlalchemy import select
 from kirin_video.tasks import keys
 from kirin_video.tasks.tables import ApiKey
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
+from tests.helpers import GENERATION, create, kirin_error, task_path
 
 BODY = {"model": "kirin_v1_6_i2v", "image": b64(make_image())}
 
@@ -35,7 +36,7 @@ def _token(issued: keys.IssuedKey, **claims: Any) -> str:
 
 def _status(client: TestClient, token: str | None) -> tuple[int, str | None]:
     headers = bearer(token) if token is not None else {}
-    response = client.get("/v1/generation", headers=headers)
+    response = client.get(GENERATION, headers=headers)
     return response.status_code, response.json().get("error", {}).get("code")
 
 
@@ -98,7 +99,11 @@ def test_jwt_signed_with_key_secret_is_accepted(client: TestClient) -> None:
 )
 @pytest.mark.filterwarnings("ignore:The HMAC key is")
 def test_bad_credentials_are_401(client: TestClient, make_token: Any) -> None:
-    assert _status(client, make_token(_issue(client))) == (401, "8002005006")
+    token = make_token(_issue(client))
+    assert _status(client, token) == (401, "8002005006")
+    headers = bearer(token) if token is not None else {}
+    refused = client.get(GENERATION, headers=headers)
+    assert "Authorization" in kirin_error(refused, status=401, code="8002005006")
 
 
 def test_revoked_key_and_its_jwts_stop_working_at_once(client: TestClient) -> None:
@@ -161,24 +166,23 @@ def test_issued_key_is_checked_in_constant_time(
 
 def test_jwt_and_key_of_one_issued_key_are_the_same_caller(client: TestClient) -> None:
     issued = _issue(client)
-    created = client.post("/v1/generation", json=BODY, headers=bearer(issued.api_key)).json()
-    seen = client.get(f"/v1/generation/{created['id']}", headers=bearer(_token(issued)))
-    assert seen.status_code == 200
+    created = create(client, BODY, key=issued.api_key)
+    seen = client.get(task_path(created["id"]), headers=bearer(_token(issued)))
+    assert seen.status_code == 200 and seen.json()["id"] == created["id"]
 
 
 def test_another_key_cannot_get_list_or_cancel(client: TestClient) -> None:
-    created = client.post(
-        "/v1/generation", json={**BODY, "external_task_id": "mine"}, headers=bearer(KEY_A)
-    ).json()
+    created = create(client, {**BODY, "external_task_id": "mine"})
     for ref in (created["id"], "mine"):
-        response = client.get(f"/v1/generation/{ref}", headers=bearer(KEY_B))
-        assert (response.status_code, response.json()["error"]["code"]) == (404, "8002005013")
-        cancel = client.post(f"/v1/generation/{ref}/cancel", headers=bearer(KEY_B))
-        assert cancel.status_code == 404
-    assert client.get("/v1/generation", headers=bearer(KEY_B)).json()["data"] == []
-    assert (
-        client.get(f"/v1/generation/{created['id']}", headers=bearer(KEY_A)).json()["status"]
-        == "pending"
+        unknown = client.get(task_path("task_nope"), headers=bearer(KEY_B))
+        response = client.get(task_path(ref), headers=bearer(KEY_B))
+        assert ref in kirin_error(response, status=404, code="8002005013")
+        assert response.json()["message"] == unknown.json()["message"].replace("task_nope", ref)
+        cancel = client.post(task_path(ref, "cancel"), headers=bearer(KEY_B))
+        kirin_error(cancel, status=404, code="8002005013")
+    assert client.get(GENERATION, headers=bearer(KEY_B)).json()["data"] == []
+    assert client.get(task_path(created["id"]), headers=bearer(KEY_A)).json()["status"] == (
+        "in_progress"
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import KEY_A, bearer, make_image
+from tests.helpers import GENERATION, create, kirin_error, task_rows
 
 PNG = make_image()
 
@@ -43,8 +44,7 @@ def test_url_image_is_fetched_when_private_urls_are_allowed(
 ) -> None:
     client = make_client(allow_private_urls=True)
     body = {"model": "kirin_v1_6_i2v", "image": f"{image_server}/a.png"}
-    response = client.post("/v1/generation", json=body, headers=bearer(KEY_A))
-    assert response.status_code == 200, response.text
+    assert create(client, body)["status"] == "in_progress"
 
 
 def test_unreachable_url_names_field_and_status(
@@ -59,14 +59,14 @@ def test_unreachable_url_names_field_and_status(
             {"image": f"{image_server}/missing.png"},
         ],
     }
-    response = client.post("/v1/generation", json=body, headers=bearer(KEY_A))
-    error = response.json()["error"]
-    assert (response.status_code, error["code"]) == (400, "8002005002")
-    assert "image_list[1].image" in error["message"] and "404" in error["message"]
-    assert client.get("/v1/generation", headers=bearer(KEY_A)).json()["data"] == []
+    response = client.post(GENERATION, json=body, headers=bearer(KEY_A))
+    message = kirin_error(response, status=400, code="8002005002")
+    assert "image_list[1].image" in message and "404" in message
+    assert client.get(GENERATION, headers=bearer(KEY_A)).json()["data"] == []
+    assert task_rows(client) == 0
 
 
 def test_loopback_url_is_refused_by_default(client: TestClient, image_server: str) -> None:
     body = {"model": "kirin_v1_6_i2v", "image": f"{image_server}/a.png"}
-    error = client.post("/v1/generation", json=body, headers=bearer(KEY_A)).json()["error"]
-    assert error["code"] == "8002005002" and "loopback" in error["message"]
+    response = client.post(GENERATION, json=body, headers=bearer(KEY_A))
+    assert "loopback" in kirin_error(response, status=400, code="8002005002")

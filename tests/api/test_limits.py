@@ -19,7 +19,9 @@ from kirin_video.api.limits import BodyLimitMiddleware
 from kirin_video.contract.params import parse_params
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
+from kirin_video.tasks.snapshot import Usage
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
+from tests.helpers import GENERATION, kirin_error, task_path, task_rows
 
 IMAGE = b64(make_image(320, 320))
 BODY = {"model": "kirin_v1_6_i2v", "image": IMAGE}
@@ -44,26 +46,24 @@ def test_requests_over_the_rate_are_429_with_retry_after(
     make_client: Callable[..., TestClient],
 ) -> None:
     client = make_client(rate_limit="3/minute")
-    answers = [client.get("/v1/generation", headers=bearer(KEY_A)) for _ in range(4)]
+    answers = [client.get(GENERATION, headers=bearer(KEY_A)) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     refused = answers[-1]
-    assert refused.json()["error"]["code"] == "8002005015"
-    assert "3 per 1 minute" in refused.json()["error"]["message"]
+    assert "3 per 1 minute" in kirin_error(refused, status=429, code="8002005015")
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert client.get("/v1/generation", headers=bearer(KEY_B)).status_code == 200  # others go on
+    assert client.get(GENERATION, headers=bearer(KEY_B)).status_code == 200  # others go on
 
 
 def test_unfinished_tasks_per_key_are_capped(make_client: Callable[..., TestClient]) -> None:
     client = make_client(max_unfinished_tasks=2)
-    first, _ = (client.post("/v1/generation", json=BODY, headers=bearer(KEY_A)) for _ in range(2))
-    refused = client.post("/v1/generation", json=BODY, headers=bearer(KEY_A))
-    assert refused.status_code == 429
-    assert refused.json()["error"]["code"] == "8002005015"
-    assert "at most 2 pending or processing tasks" in refused.json()["error"]["message"]
+    first, _ = (client.post(GENERATION, json=BODY, headers=bearer(KEY_A)) for _ in range(2))
+    refused = client.post(GENERATION, json=BODY, headers=bearer(KEY_A))
+    message = kirin_error(refused, status=429, code="8002005015")
+    assert "at most 2 pending or processing tasks" in message
     assert int(refused.headers["Retry-After"]) >= 1
-    assert client.post("/v1/generation", json=BODY, headers=bearer(KEY_B)).status_code == 200
-    client.post(f"/v1/generation/{first.json()['id']}/cancel", headers=bearer(KEY_A))
-    assert client.post("/v1/generation", json=BODY, headers=bearer(KEY_A)).status_code == 200
+    assert client.post(GENERATION, json=BODY, headers=bearer(KEY_B)).status_code == 200
+    client.post(task_path(first.json()["id"], "cancel"), headers=bearer(KEY_A)).raise_for_status()
+    assert client.post(GENERATION, json=BODY, headers=bearer(KEY_A)).status_code == 200
 
 
 def test_concurrent_creates_cannot_pass_the_unfinished_cap(
@@ -82,7 +82,7 @@ def test_concurrent_creates_cannot_pass_the_unfinished_cap(
 
     def create() -> None:
         start.wait()
-        response = client.post("/v1/generation", json=BODY, headers=bearer(KEY_A))
+        response = client.post(GENERATION, json=BODY, headers=bearer(KEY_A))
         answers.append((response.status_code, response.json().get("error", {}).get("code")))
 
     threads = [threading.Thread(target=create) for _ in range(6)]
@@ -91,18 +91,20 @@ def test_concurrent_creates_cannot_pass_the_unfinished_cap(
     for thread in threads:
         thread.join()
     assert sorted(answers) == [(200, None)] * 2 + [(429, "8002005015")] * 4
-    assert len(client.get("/v1/generation", headers=bearer(KEY_A)).json()["data"]) == 2
+    assert len(client.get(GENERATION, headers=bearer(KEY_A)).json()["data"]) == 2
+    assert task_rows(client) == 2
 
 
 def test_a_refused_create_leaves_no_task(make_client: Callable[..., TestClient]) -> None:
     client = make_client(max_unfinished_tasks=1)
-    client.post("/v1/generation", json=BODY, headers=bearer(KEY_A))
+    client.post(GENERATION, json=BODY, headers=bearer(KEY_A))
     refused = client.post(
-        "/v1/generation", json={**BODY, "external_task_id": "late"}, headers=bearer(KEY_A)
+        GENERATION, json={**BODY, "external_task_id": "late"}, headers=bearer(KEY_A)
     )
-    assert refused.status_code == 429
-    assert client.get("/v1/generation/late", headers=bearer(KEY_A)).status_code == 404
-    assert len(client.get("/v1/generation", headers=bearer(KEY_A)).json()["data"]) == 1
+    kirin_error(refused, status=429, code="8002005015")
+    assert client.get(task_path("late"), headers=bearer(KEY_A)).status_code == 404
+    assert len(client.get(GENERATION, headers=bearer(KEY_A)).json()["data"]) == 1
+    assert task_rows(client) == 1
 
 
 def test_keys_take_turns_in_the_queue(tmp_path: Path) -> None:
@@ -117,17 +119,15 @@ def test_keys_take_turns_in_the_queue(tmp_path: Path) -> None:
     for _ in range(3):
         task_id = service.next_pending()
         assert task_id is not None and service.claim(task_id, worker="w") is not None
-        service.complete(task_id, worker="w", output=[], usage={}, meta={})
+        service.complete(task_id, worker="w", outputs=[], usage=Usage(cost="0"), meta={})
         order.append(task_id)
     assert order == [busy[0], late, busy[1]]
 
 
 def test_chunked_body_over_the_limit_is_413(make_client: Callable[..., TestClient]) -> None:
-    response = _post_chunked(make_client(max_body_bytes=1000), "/v1/generation", BODY)
-    assert response.status_code == 413
-    error = response.json()["error"]
-    assert error["code"] == "8002005016"
-    assert error["message"] == "body: must be at most 1000 bytes; got more than 1000 bytes"
+    response = _post_chunked(make_client(max_body_bytes=1000), GENERATION, BODY)
+    message = kirin_error(response, status=413, code="8002005016")
+    assert message == "body: must be at most 1000 bytes; got more than 1000 bytes"
 
 
 def test_chunked_body_over_the_limit_is_1200_on_kling_routes(
@@ -142,7 +142,7 @@ def test_chunked_body_over_the_limit_is_1200_on_kling_routes(
 
 
 def test_chunked_body_under_the_limit_is_taken(make_client: Callable[..., TestClient]) -> None:
-    response = _post_chunked(make_client(), "/v1/generation", BODY)
+    response = _post_chunked(make_client(), GENERATION, BODY)
     assert response.status_code == 200, response.text
 
 
@@ -162,8 +162,9 @@ def test_body_limit_stops_reading_at_the_first_chunk_past_it() -> None:
         sent.append(message)
 
     limit = BodyLimitMiddleware(reads_everything, max_bytes=1000)
-    scope: Scope = {"type": "http", "path": "/v1/generation", "headers": []}
+    scope: Scope = {"type": "http", "path": GENERATION, "headers": []}
     asyncio.run(limit(scope, endless_body, record))
     assert len(pulled) == 3  # 400, 800, then 1200 > 1000: nothing more is read
     assert sent[0]["status"] == 413
-    assert json.loads(sent[1]["body"])["error"]["code"] == "8002005016"
+    body = json.loads(sent[1]["body"])
+    assert body["error"]["code"] == "8002005016" and body["message"] == body["error"]["message"]

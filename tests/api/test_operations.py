@@ -1,4 +1,4 @@
-"""What operators see: queue position, Prometheus figures, readiness with a broker."""
+"""What operators see: queue position, Prometheus figures, readiness (database, broker)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import time
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 
+from kirin_video.tasks.snapshot import Usage
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
+from tests.helpers import GENERATION, create, kirin_error, poll, task_path
 
 I2V = {"model": "kirin_v1_6_i2v", "image": b64(make_image(320, 320))}
 
 
 def _create(client: TestClient, key: str) -> str:
-    response = client.post("/v1/generation", json=I2V, headers=bearer(key))
-    assert response.status_code == 200, response.text
-    return str(response.json()["id"])
+    return str(create(client, I2V, key=key)["id"])
 
 
 def _position(client: TestClient, key: str, task_id: str) -> int:
-    task = client.get(f"/v1/generation/{task_id}", headers=bearer(key)).json()
-    return int(task["metadata"]["queue_position"])
+    return int(poll(client, task_id, key=key)["metadata"]["queue_position"])
 
 
 def test_pending_tasks_say_where_they_stand_with_keys_taking_turns(client: TestClient) -> None:
@@ -29,13 +29,13 @@ def test_pending_tasks_say_where_they_stand_with_keys_taking_turns(client: TestC
     # the order the scheduler will run them in: A's first, B's first, then A's others
     assert [_position(client, KEY_A, task_id) for task_id in a] == [1, 3, 4]
     assert _position(client, KEY_B, b) == 2
-    listed = client.get("/v1/generation", headers=bearer(KEY_A)).json()["data"]
+    listed = client.get(GENERATION, headers=bearer(KEY_A)).json()["data"]
     assert [t["metadata"]["queue_position"] for t in listed] == [4, 3, 1]
 
     services = client.app.state.services  # type: ignore[attr-defined]
     services.tasks.claim(a[0], worker="w")
-    running = client.get(f"/v1/generation/{a[0]}", headers=bearer(KEY_A)).json()
-    assert "queue_position" not in running["metadata"]
+    running = poll(client, a[0])
+    assert "queue_position" not in running["metadata"] and running["progress"] == 0
     assert _position(client, KEY_B, b) == 1  # A has one running: B's turn
     assert _position(client, KEY_A, a[1]) == 2
 
@@ -44,8 +44,8 @@ def test_metrics_count_tasks_queue_and_durations(client: TestClient) -> None:
     ids = [_create(client, KEY_A) for _ in range(3)]
     services = client.app.state.services  # type: ignore[attr-defined]
     services.tasks.claim(ids[0], worker="w")
-    services.tasks.complete(ids[0], worker="w", output=[], usage={}, meta={})
-    client.post(f"/v1/generation/{ids[1]}/cancel", headers=bearer(KEY_A))
+    services.tasks.complete(ids[0], worker="w", outputs=[], usage=Usage(cost="0"), meta={})
+    client.post(task_path(ids[1], "cancel"), headers=bearer(KEY_A)).raise_for_status()
     text = client.get("/metrics").text
     assert "kirin_queue_depth 1.0" in text
     for status, count in (("pending", 1), ("processing", 0), ("completed", 1), ("cancelled", 1)):
@@ -68,9 +68,20 @@ def test_with_the_broker_down_tasks_are_still_taken_and_readiness_says_why(
     started = time.monotonic()
     task_id = _create(client, KEY_A)
     assert time.monotonic() - started < 10
-    task = client.get(f"/v1/generation/{task_id}", headers=bearer(KEY_A)).json()
-    assert task["status"] == "pending"  # kept; queued when the broker is back
+    task = poll(client, task_id)
+    assert task["status"] == "in_progress" and task["metadata"]["queue_position"] == 1  # kept
     ready = client.get("/readyz")
-    assert ready.status_code == 503
-    assert ready.json()["error"]["code"] == "8002005099"
-    assert ready.json()["error"]["message"].startswith("broker: must answer")
+    assert kirin_error(ready, status=503, code="8002005099").startswith("broker: must answer")
+
+
+def test_readyz_says_ready_while_the_database_answers(client: TestClient) -> None:
+    assert client.get("/readyz").json() == {"status": "ready", "database": "ok", "storage": "ok"}
+
+
+def test_readyz_is_503_when_the_database_does_not_answer(client: TestClient) -> None:
+    db = client.app.state.services.db  # type: ignore[attr-defined]
+    db.engine.dispose()
+    db.engine = create_engine("sqlite:////nonexistent/dir/kirin.db")  # the database is gone
+    answer = client.get("/readyz")
+    message = kirin_error(answer, status=503, code="8002005099")
+    assert message.startswith("database: must answer")
