@@ -30,6 +30,7 @@ KEY = "test-key-a"
 EXAMPLES = int(os.environ.get("KIRIN_FUZZ_EXAMPLES", "50"))
 CODES = {code.value for code in ErrorCode}
 KLING_CODES = {code.value for code in KlingCode}
+SPEC_PREFIX = "/api/v1/skill/models"
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -85,9 +86,11 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenApiSche
 
 
 def contract_error_shape(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """Every 4xx is ``{"error": {"code": <one of the contract's codes>, "message": <text>}}``.
+    """Every 4xx is in the envelope of the surface whose route matched.
 
-    On the Kling routes it is Kling's ``{"code": <Kling code>, "message", "request_id"}``.
+    Kirin: ``{"error": {"code": <a contract code>, "message": <text>}, "message": <the same>}``;
+    Kling routes: ``{"code": <Kling code>, "message", "request_id"}``; the model-spec service:
+    ``{"data": null, "status": {"code": <the HTTP status>, "message": <text>}}``.
     """
     if not 400 <= response.status_code < 500:
         return None
@@ -105,14 +108,26 @@ def contract_error_shape(ctx: CheckContext, response: Response, case: Case) -> b
             and body["message"]
         ), f"{response.status_code} is not in Kling's error shape: {body!r}"
         return True
+    if case.path.startswith(SPEC_PREFIX):
+        status = body.get("status") if isinstance(body, dict) else None
+        assert (
+            isinstance(status, dict)
+            and body == {"data": None, "status": status}
+            and set(status) == {"code", "message"}
+            and status["code"] == response.status_code
+            and isinstance(status["message"], str)
+            and status["message"]
+        ), f"{response.status_code} is not in the model-spec service's shape: {body!r}"
+        return True
     error = body.get("error") if isinstance(body, dict) else None
     assert (
         isinstance(error, dict)
-        and set(body) == {"error"}
+        and set(body) == {"error", "message"}
         and set(error) == {"code", "message"}
         and error["code"] in CODES
         and isinstance(error["message"], str)
         and error["message"]
+        and body["message"] == error["message"]
     ), f"{response.status_code} is not in the contract's error shape: {body!r}"
     return True
 
