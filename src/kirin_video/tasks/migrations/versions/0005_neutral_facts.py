@@ -6,6 +6,10 @@ holds typed files (kind, key, seconds) and a payload the surface-neutral task sn
 the dispatcher renders through the task's surface when it sends. Nothing is dropped: every key,
 duration, error and time in the old forms has its place in the new ones.
 
+Columns are dropped with a plain ``ALTER TABLE … DROP COLUMN`` (SQLite 3.35 and later), not a
+batch copy: copying ``tasks`` drops the old table, and with foreign keys on SQLite then deletes
+every row that references it (images, deliveries, attempts) through ``ON DELETE CASCADE``.
+
 Revision ID: 0005
 Revises: 0004
 """
@@ -26,6 +30,8 @@ _tasks = sa.table(
     "tasks",
     sa.column("id", sa.String),
     sa.column("model", sa.String),
+    sa.column("surface", sa.String),
+    sa.column("error_code", sa.String),
     sa.column("usage", sa.JSON),
     sa.column("metadata", sa.JSON),
     sa.column("output", sa.JSON),
@@ -41,23 +47,29 @@ _deliveries = sa.table(
 
 #: Kling's ``task_status`` words back to the stored status they were rendered from.
 _KLING_STATUS = {"submitted": "pending", "processing": "processing", "succeed": "completed"}
+#: The stored status as the old Kling object named it.
+_KLING_WORD = {
+    **{v: k for k, v in _KLING_STATUS.items()},
+    "failed": "failed",
+    "cancelled": "failed",
+}
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tasks") as batch:
-        batch.add_column(sa.Column("outputs", sa.JSON(), nullable=True))
+    op.add_column("tasks", sa.Column("outputs", sa.JSON(), nullable=True))
     bind = op.get_bind()
     for task_id, output in bind.execute(sa.select(_tasks.c.id, _tasks.c.output)).all():
         if output:
             bind.execute(
                 _tasks.update().where(_tasks.c.id == task_id).values(outputs=files_of(output))
             )
-    with op.batch_alter_table("tasks") as batch:
-        batch.drop_column("output")
+    op.drop_column("tasks", "output")
     facts = {
         row.id: row
         for row in bind.execute(
-            sa.select(_tasks.c.id, _tasks.c.model, _tasks.c.usage, _tasks.c.metadata)
+            sa.select(
+                _tasks.c.id, _tasks.c.model, _tasks.c.error_code, _tasks.c.usage, _tasks.c.metadata
+            )
         ).all()
     }
     rows = bind.execute(
@@ -74,9 +86,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to the wire shapes: Kirin output lists; payloads become the Kirin task object."""
-    with op.batch_alter_table("tasks") as batch:
-        batch.add_column(sa.Column("output", sa.JSON(), nullable=True))
+    """Back to the wire shapes: Kirin output lists; payloads the task object of its surface."""
+    op.add_column("tasks", sa.Column("output", sa.JSON(), nullable=True))
     bind = op.get_bind()
     for task_id, outputs in bind.execute(sa.select(_tasks.c.id, _tasks.c.outputs)).all():
         if outputs:
@@ -85,15 +96,14 @@ def downgrade() -> None:
                 .where(_tasks.c.id == task_id)
                 .values(output=[{"content": _content_of(outputs), "jobId": task_id}])
             )
-    with op.batch_alter_table("tasks") as batch:
-        batch.drop_column("outputs")
-    for delivery_id, payload in bind.execute(
-        sa.select(_deliveries.c.id, _deliveries.c.payload)
+    op.drop_column("tasks", "outputs")
+    surfaces = dict(bind.execute(sa.select(_tasks.c.id, _tasks.c.surface)).all())
+    for delivery_id, task_id, payload in bind.execute(
+        sa.select(_deliveries.c.id, _deliveries.c.task_id, _deliveries.c.payload)
     ).all():
+        old = _kling_object(payload) if surfaces.get(task_id) == "kling" else _kirin_object(payload)
         bind.execute(
-            _deliveries.update()
-            .where(_deliveries.c.id == delivery_id)
-            .values(payload=_kirin_object(payload))
+            _deliveries.update().where(_deliveries.c.id == delivery_id).values(payload=old)
         )
 
 
@@ -147,6 +157,7 @@ def _from_kling(payload: dict[str, Any], *, event: str, task: dict[str, Any]) ->
                 {"kind": "video_watermarked", "key": video["watermark_key"], "seconds": seconds}
             )
     failed = status in ("failed", "cancelled")
+    default_code = "8002005097" if status == "cancelled" else "8002005098"
     return {
         "id": payload["task_id"],
         "model": task.get("model", ""),
@@ -155,7 +166,7 @@ def _from_kling(payload: dict[str, Any], *, event: str, task: dict[str, Any]) ->
         "updated_ts": payload.get("updated_at", payload.get("created_at", 0)) / 1000,
         "external_task_id": payload.get("task_info", {}).get("external_task_id"),
         "progress": 1.0 if status == "completed" else 0.0,
-        "error_code": ("8002005097" if status == "cancelled" else "8002005098") if failed else None,
+        "error_code": (task.get("error_code") or default_code) if failed else None,
         "error_message": payload.get("task_status_msg") or None,
         "outputs": files,
         "usage": task.get("usage") if status == "completed" else None,
@@ -187,6 +198,8 @@ def _kirin_object(snapshot: dict[str, Any]) -> dict[str, Any]:
         "external_task_id": snapshot.get("external_task_id"),
         "metadata": snapshot.get("meta") or {},
     }
+    if snapshot["status"] == "processing":
+        body["progress"] = snapshot.get("progress", 0.0)
     if snapshot.get("error_code"):
         message = snapshot.get("error_message") or ""
         body["error"] = {
@@ -199,3 +212,35 @@ def _kirin_object(snapshot: dict[str, Any]) -> dict[str, Any]:
         body["output"] = [{"content": _content_of(snapshot["outputs"]), "jobId": snapshot["id"]}]
         body["usage"] = snapshot.get("usage")
     return body
+
+
+def _kling_object(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The old stored Kling object: Kling's status words, milliseconds, storage keys."""
+    completed = snapshot["status"] == "completed"
+    external = snapshot.get("external_task_id")
+    return {
+        "task_id": snapshot["id"],
+        "task_status": _KLING_WORD[snapshot["status"]],
+        "task_status_msg": "" if completed else snapshot.get("error_message") or "",
+        "task_info": {"external_task_id": external} if external else {},
+        "created_at": int(snapshot["created_ts"] * 1000),
+        "updated_at": int(snapshot["updated_ts"] * 1000),
+        "task_result": {"videos": _kling_videos(snapshot)} if completed else {},
+    }
+
+
+def _kling_videos(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per plain video; the watermarked copy of the same index is its watermark_key."""
+    plain = [f for f in snapshot["outputs"] if f["kind"] == "video"]
+    marked = [f for f in snapshot["outputs"] if f["kind"] == "video_watermarked"]
+    videos: list[dict[str, Any]] = []
+    for index, video in enumerate(plain):
+        entry = {
+            "id": f"{snapshot['id']}-{index}",
+            "key": video["key"],
+            "duration": str(float(video["seconds"] or 0)),
+        }
+        if index < len(marked):
+            entry["watermark_key"] = marked[index]["key"]
+        videos.append(entry)
+    return videos
