@@ -1,4 +1,5 @@
-"""Real servers for end-to-end tests: `kirin serve` in a child process on a free loopback port."""
+"""Real servers for end-to-end tests (`kirin serve` in a child process on a free loopback port),
+and what whole-task tests share: running a task to its end, fetching and decoding its video."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import av
 import httpx
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.conftest import KEY_A, bearer
 
@@ -112,8 +117,51 @@ def wait_for(
     """Poll a task until ``until(task)`` holds."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        task: dict[str, object] = client.get(f"/v1/generation/{task_id}").json()
+        task: dict[str, object] = client.get(f"/v1/generation/task/{task_id}").json()
         if until(task):
             return task
         time.sleep(0.1)
     raise TimeoutError(f"task {task_id} never reached the expected state: {task}")
+
+
+def run_task(client: TestClient, body: dict[str, Any], timeout_s: float = 120) -> dict[str, Any]:
+    """Create as the hosted client does (the input envelope), poll until the task is done."""
+    model, params = body["model"], {k: v for k, v in body.items() if k != "model"}
+    envelope = {"model": model, "input": [{"params": params}]}
+    created = client.post("/model/v1/generation", json=envelope, headers=bearer(KEY_A))
+    assert created.status_code == 200, created.text
+    assert created.json()["status"] == "in_progress"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        task: dict[str, Any] = client.get(
+            f"/model/v1/generation/task/{created.json()['id']}", headers=bearer(KEY_A)
+        ).json()
+        if task["status"] != "in_progress":
+            return task
+        time.sleep(0.1)
+    raise TimeoutError(task)
+
+
+def get(client: TestClient, task_id: str) -> dict[str, Any]:
+    answer = client.get(f"/v1/generation/task/{task_id}", headers=bearer(KEY_A))
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def download(client: TestClient, url: str, path: Path) -> Path:
+    response = client.get(url)
+    assert response.status_code == 200
+    path.write_bytes(response.content)
+    return path
+
+
+def first_and_last_frames(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Decodes every frame but keeps two: a 1080p video's frames would take gigabytes."""
+    with av.open(str(path)) as container:
+        first = last = None
+        for frame in container.decode(video=0):
+            if first is None:
+                first = frame.to_ndarray(format="rgb24")
+            last = frame
+    assert first is not None and last is not None, "the video has no frames"
+    return first, last.to_ndarray(format="rgb24")

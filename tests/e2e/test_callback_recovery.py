@@ -10,9 +10,8 @@ from standardwebhooks import Webhook
 
 from tests.conftest import b64, make_image
 from tests.e2e.conftest import ServerProcess
-from tests.webhooks.conftest import Answer, Receiver
+from tests.webhooks.conftest import CANCELLED, SECRET, Answer, Receiver, assert_kirin_object
 
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ENV = {
     "KIRIN_ALLOW_PRIVATE_URLS": "true",
     "KIRIN_WEBHOOK_SECRET": SECRET,
@@ -26,7 +25,7 @@ def recorded(client: httpx.Client, task_id: str) -> None:
     """Wait until the server has recorded the callback's first attempt, not just made it."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        deliveries = client.get(f"/v1/generation/{task_id}/callbacks").json()["data"]
+        deliveries = client.get(f"/v1/generation/task/{task_id}/callbacks").json()["data"]
         if deliveries and deliveries[0]["attempts"]:
             assert deliveries[0]["attempts"][0]["http_status"] == 500
             return
@@ -48,13 +47,15 @@ def test_callback_pending_at_a_kill_is_delivered_after_restart(
                 "callback_url": receiver.url,
             }
             task = client.post("/v1/generation", json=body).json()
-            assert client.post(f"/v1/generation/{task['id']}/cancel").status_code == 200
+            assert client.post(f"/v1/generation/task/{task['id']}/cancel").status_code == 200
             recorded(client, task["id"])  # else the kill could come between send and record
         assert [r.answered for r in receiver.received] == [500]
         first.kill()  # mid-backoff: the retry was due about 3 s later
         server(**ENV)
         (got,) = receiver.wait(delivered=1)
         assert got.headers["webhook-id"] == receiver.received[0].headers["webhook-id"]
-        assert Webhook(SECRET).verify(got.body, got.headers)["status"] == "cancelled"
+        event = Webhook(SECRET).verify(got.body, got.headers)
+        assert (event["status"], event["error"]["code"]) == ("failed", CANCELLED)
+        assert_kirin_object(event, task_id=task["id"])
     finally:
         receiver.close()

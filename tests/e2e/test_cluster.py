@@ -75,8 +75,9 @@ def test_twenty_tasks_survive_a_killed_worker_and_a_restarted_api_node(
         ids = [
             (a if i % 2 else b).post("/v1/generation", json=BODY).json()["id"] for i in range(TASKS)
         ]
-        waiting = a.get(f"/v1/generation/{ids[-1]}").json()
-        assert waiting["status"] == "pending" and waiting["metadata"]["queue_position"] > 2
+        waiting = a.get(f"/v1/generation/task/{ids[-1]}").json()
+        assert waiting["status"] == "in_progress" and "progress" not in waiting  # queued
+        assert waiting["metadata"]["queue_position"] > 2
 
     # 1. kill -9 the first worker while it holds a task
     victim = workers[0]
@@ -110,7 +111,7 @@ def test_twenty_tasks_survive_a_killed_worker_and_a_restarted_api_node(
         ready = a.get("/readyz").json()
         metrics = a.get("/metrics").text
         done = {
-            task_id: (a if i % 2 else b).get(f"/v1/generation/{task_id}").json()
+            task_id: (a if i % 2 else b).get(f"/v1/generation/task/{task_id}").json()
             for i, task_id in enumerate(ids)
         }
         owner = a if ids.index(held[0]) % 2 else b
@@ -186,36 +187,30 @@ def test_a_stopping_worker_hands_its_task_back_and_cancel_reaches_a_worker(
     first = cluster.worker("worker-1")
     long = {**BODY, "mode": "pro", "duration": "10"}
     with client(url) as api:
+
+        def task(task_id: str) -> dict[str, Any]:
+            return dict(api.get(f"/v1/generation/task/{task_id}").json())
+
         task_id = api.post("/v1/generation", json=long).json()["id"]
-        _wait(
-            lambda: api.get(f"/v1/generation/{task_id}").json()["status"] == "processing",
-            timeout_s=60,
-            what=cluster.tail(first),
-        )
+        _wait(lambda: "progress" in task(task_id), timeout_s=60, what=cluster.tail(first))
         assert first.stop() == 0  # SIGTERM: a warm shutdown that gives the task back
         assert dict(_rows(cluster, "SELECT id, attempts FROM tasks"))[task_id] == 0
-        assert api.get(f"/v1/generation/{task_id}").json()["status"] == "pending"
+        handed_back = task(task_id)  # queued again: waiting, not running
+        assert handed_back["status"] == "in_progress" and "progress" not in handed_back
+        assert handed_back["metadata"]["queue_position"] == 1
 
         second = cluster.worker("worker-2")
-        _wait(
-            lambda: api.get(f"/v1/generation/{task_id}").json()["status"] == "processing",
-            timeout_s=60,
-            what=cluster.tail(second),
-        )
-        cancelled = api.post(f"/v1/generation/{task_id}/cancel").json()
-        assert cancelled["status"] == "cancelled"
+        _wait(lambda: "progress" in task(task_id), timeout_s=60, what=cluster.tail(second))
+        cancelled = api.post(f"/v1/generation/task/{task_id}/cancel").json()
+        assert (cancelled["status"], cancelled["error"]["code"]) == ("failed", "8002005097")
         _wait(
             lambda: "stopped while running" in cluster.tail(second),
             timeout_s=30,
             what=cluster.tail(second),
         )
         after = api.post("/v1/generation", json=BODY).json()["id"]
-        _wait(
-            lambda: api.get(f"/v1/generation/{after}").json()["status"] == "completed",
-            timeout_s=60,
-            what=cluster.tail(second),
-        )
-        done = api.get(f"/v1/generation/{after}").json()
+        _wait(lambda: task(after)["status"] == "completed", timeout_s=60, what=cluster.tail(second))
+        done = task(after)
     video_url = done["output"][0]["content"][0]["url"]
     assert video_url.startswith(s3["KIRIN_S3_ENDPOINT_URL"] + "/kirin-cluster/outputs/")
     assert "X-Amz-Signature=" in video_url

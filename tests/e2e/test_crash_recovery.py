@@ -24,7 +24,7 @@ def test_task_interrupted_by_kill_is_finished_after_restart(
     with first.client() as client:
         running = client.post("/v1/generation", json=BODY).json()
         queued = client.post("/v1/generation", json={**BODY, "duration": "5"}).json()
-        wait_for(client, running["id"], until=lambda t: t["status"] == "processing")
+        wait_for(client, running["id"], until=lambda t: "progress" in t)  # running, not queued
     first.kill()
 
     second = server()

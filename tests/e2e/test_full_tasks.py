@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -15,39 +14,7 @@ from PIL import Image
 
 from kirin_video.media.encode import probe
 from tests.conftest import KEY_A, b64, bearer, make_image
-
-
-def run_task(client: TestClient, body: dict[str, Any], timeout_s: float = 120) -> dict[str, Any]:
-    created = client.post("/v1/generation", json=body, headers=bearer(KEY_A))
-    assert created.status_code == 200, created.text
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        task: dict[str, Any] = client.get(
-            f"/v1/generation/{created.json()['id']}", headers=bearer(KEY_A)
-        ).json()
-        if task["status"] not in ("pending", "processing"):
-            return task
-        time.sleep(0.1)
-    raise TimeoutError(task)
-
-
-def download(client: TestClient, url: str, path: Path) -> Path:
-    response = client.get(url)
-    assert response.status_code == 200
-    path.write_bytes(response.content)
-    return path
-
-
-def first_and_last_frames(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Decodes every frame but keeps two: a 1080p video's frames would take gigabytes."""
-    with av.open(str(path)) as container:
-        first = last = None
-        for frame in container.decode(video=0):
-            if first is None:
-                first = frame.to_ndarray(format="rgb24")
-            last = frame
-    assert first is not None and last is not None, "the video has no frames"
-    return first, last.to_ndarray(format="rgb24")
+from tests.e2e.conftest import download, first_and_last_frames, get, run_task
 
 
 @pytest.fixture
@@ -92,7 +59,8 @@ def test_completed_task_delivers_contract_video(
     task = run_task(worker_client, {**body, "seed": 11})
     assert task["status"] == "completed", task
     video = task["output"][0]["content"][0]
-    assert video["type"] == "video" and video["duration"] == 5
+    assert (video["type"], video["duration"], video["jobId"]) == ("video", "5", task["id"])
+    assert "progress" not in task and "error" not in task
     info = probe(download(worker_client, video["url"], tmp_path / "v.mp4"))
     assert (info.width, info.height, info.frames) == (*size, frames)
     assert info.fps == pytest.approx(30)
@@ -136,6 +104,8 @@ def test_watermark_adds_a_second_video_that_differs(
     )
     content = task["output"][0]["content"]
     assert [item["type"] for item in content] == ["video", "video", "image"]
+    assert {item["jobId"] for item in content} == {task["id"]}
+    assert content[1]["duration"] == content[0]["duration"] == "5"
     assert content[1]["watermarked"] is True and "watermarked" not in content[0]
     clean = download(worker_client, content[0]["url"], tmp_path / "clean.mp4")
     marked = download(worker_client, content[1]["url"], tmp_path / "marked.mp4")
@@ -167,25 +137,30 @@ def test_progress_is_visible_while_processing(worker_client: TestClient) -> None
     task_id = worker_client.post("/v1/generation", json=body, headers=bearer(KEY_A)).json()["id"]
     seen = set()
     for _ in range(600):
-        task = worker_client.get(f"/v1/generation/{task_id}", headers=bearer(KEY_A)).json()
-        if task["status"] == "processing":
+        task = get(worker_client, task_id)
+        if task["status"] == "in_progress" and "progress" in task:  # running, not queued
             seen.add(task["progress"])
         if task["status"] == "completed":
             break
         time.sleep(0.05)
     assert any(0 < value < 1 for value in seen), seen
+    assert task["status"] == "completed" and "progress" not in task
 
 
 def test_cancel_stops_a_running_task(worker_client: TestClient) -> None:
     body = {"model": "kirin_v1_6_i2v", "image": b64(make_image()), "mode": "pro", "duration": "10"}
     task_id = worker_client.post("/v1/generation", json=body, headers=bearer(KEY_A)).json()["id"]
     for _ in range(600):
-        task = worker_client.get(f"/v1/generation/{task_id}", headers=bearer(KEY_A)).json()
-        if task["status"] == "processing":
+        if "progress" in get(worker_client, task_id):  # running
             break
         time.sleep(0.02)
-    cancelled = worker_client.post(f"/v1/generation/{task_id}/cancel", headers=bearer(KEY_A))
-    assert cancelled.json()["status"] == "cancelled"
-    time.sleep(1.0)
-    final = worker_client.get(f"/v1/generation/{task_id}", headers=bearer(KEY_A)).json()
-    assert final["status"] == "cancelled" and "output" not in final
+    cancelled = worker_client.post(f"/v1/generation/task/{task_id}/cancel", headers=bearer(KEY_A))
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["error"]["code"]) == (
+        "failed",
+        "8002005097",
+    )
+    time.sleep(1.0)  # the worker notices at its next step and stores nothing
+    final = get(worker_client, task_id)
+    assert final["status"] == "failed" and final["error"]["code"] == "8002005097"
+    assert "output" not in final and "progress" not in final

@@ -80,7 +80,7 @@ def test_a_kling_client_creates_polls_lists_and_downloads(
             assert task["task_status"] == "succeed", task
             done[route] = task
         listed = _data(kling.get("/v1/videos/image2video", params={"pageNum": 1, "pageSize": 10}))
-        kirin = kling.get(f"/v1/generation/{i2v['task_id']}").json()
+        kirin = kling.get(f"/model/v1/generation/task/{i2v['task_id']}").json()
         sizes = {}
         for route, task in done.items():
             path = tmp_path / f"{route}.mp4"
