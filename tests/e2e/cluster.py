@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,6 +47,99 @@ def start_redis(workdir: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server on its own port, nothing persisted: it can come back empty."""
+
+    binary: str
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [self.binary, *args],
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if not _answers(self.url, attempts=100):
+            pytest.fail(f"redis-server did not start on port {self.port}")
+        return self
+
+    def restart_empty(self) -> None:
+        """SIGKILL and start again on the same port: a restart without persistence."""
+        self.stop(kill=True)
+        self.start()
+
+    def flushall(self) -> None:
+        import redis
+
+        redis.Redis.from_url(self.url).flushall()
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            self.process.wait(10)
+
+
+@contextmanager
+def private_redis(workdir: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own (never the machine's); skipped where none is installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(binary, workdir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def rabbitmq_vhost(name: str) -> Iterator[str]:
+    """A private vhost on the machine's RabbitMQ (guest may use it), deleted afterwards."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        pytest.skip("rabbitmqctl is not installed")
+    host = os.environ.get("KIRIN_TEST_RABBITMQ", "127.0.0.1:5672")
+    if not _listens(host):
+        pytest.fail(f"RabbitMQ is installed but not answering at {host}: rabbitmq-server -detached")
+    rabbitmq_reset_vhost(name)
+    try:
+        yield f"amqp://guest:guest@{host}/{name}"
+    finally:
+        _rabbitmqctl("delete_vhost", name)
+
+
+def rabbitmq_reset_vhost(name: str) -> None:
+    """(Re)create the vhost empty, guest allowed: RabbitMQ as a new node without its data."""
+    _rabbitmqctl("delete_vhost", name, check=False)
+    _rabbitmqctl("add_vhost", name)
+    _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+
+
+def _rabbitmqctl(*args: str, check: bool = True) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=check, capture_output=True, timeout=60)
+
+
+def _listens(host: str) -> bool:
+    address, port = host.rsplit(":", 1)
+    try:
+        socket.create_connection((address, int(port)), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _answers(url: str, *, attempts: int) -> bool:

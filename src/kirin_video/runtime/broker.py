@@ -1,4 +1,4 @@
-"""Celery over Redis (or any Celery broker): API nodes publish task tickets, workers take them.
+"""Celery over Redis or RabbitMQ: API nodes publish task tickets, workers take them.
 
 A ticket says "a task is waiting", with its id for the logs. The worker that takes one runs the
 task the scheduler picks (``TaskService.next_pending``: fair between keys), so a key with a
@@ -9,16 +9,21 @@ of truth: a lost ticket is replaced by ``reconcile``, a spare one finds nothing 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from celery import Celery
+from sqlalchemy import text
 
 from kirin_video.config import Settings
+from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import TaskService
 
 log = logging.getLogger(__name__)
 
 RUN_TASK = "kirin.run"
 QUEUE = "kirin"
+_RECONCILE_LOCK = 0x6B72  # advisory lock scope of reconcile ("kr"): one node at a time
 
 
 def celery_app(settings: Settings) -> Celery:
@@ -59,22 +64,57 @@ class TicketQueue:
             self.publish(task_id)
 
     def waiting(self) -> int:
-        """Tickets in the broker that no worker has taken yet."""
+        """Tickets in the broker that no worker has taken yet; a queue that does not exist has none.
+
+        The queue is declared as the workers declare it rather than looked up: a wiped Redis (or a
+        deleted RabbitMQ queue) has no queue, and the declaration also restores its binding.
+        """
         with self.app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)  # fail fast, sweep again later
-            declared = connection.default_channel.queue_declare(QUEUE, passive=True)
+            queue = self.app.amqp.queues[QUEUE].bind(connection.default_channel)
+            queue.exchange.declare()
+            declared = queue.queue_declare()
+            queue.queue_bind()
             return int(declared.message_count)
 
     def reconcile(self) -> int:
-        """Publish a ticket for each pending task that has none (its publish was lost)."""
-        missing = self._service.pending_count() - self.waiting()
-        if missing > 0:
+        """Top the queue up to one ticket per pending task; the number of tickets published.
+
+        Only the shortfall (pending minus waiting) is published, by one node at a time, so
+        sweeps on any number of nodes at once cannot multiply the queue. When the tickets cannot
+        be counted nothing is published (this raises): publishing blind on every sweep would add
+        a ticket per pending task each time, without bound, and a broker that cannot be asked
+        cannot take tickets either.
+        """
+        with _one_node_at_a_time(self._service.db) as ours:
+            if not ours:
+                return 0  # another node is reconciling right now
+            missing = self._service.pending_count() - self.waiting()
+            if missing <= 0:
+                return 0
             task_ids = self._service.pending_ids(limit=missing)
             log.warning("re-queueing %d ticket(s) missing from the broker", len(task_ids))
             self.publish_all(task_ids)
-        return max(missing, 0)
+            return len(task_ids)
 
     def ping(self) -> None:
         """Raise if the broker cannot be reached right now."""
         with self.app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
+
+
+@contextmanager
+def _one_node_at_a_time(db: Database) -> Iterator[bool]:
+    """Whether this node holds the reconcile turn until the block ends (never waited for).
+
+    A PostgreSQL advisory lock held by a transaction; on SQLite (one machine) there is no
+    cluster to take turns with.
+    """
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    with db.session() as session:
+        held = session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:scope, 0)"), {"scope": _RECONCILE_LOCK}
+        )
+        yield bool(held)

@@ -80,10 +80,15 @@ def _heartbeats(runtime: Runtime, registry: WorkerRegistry, concurrency: int) ->
 
 
 def _argv(settings: Settings, concurrency: int) -> list[str]:
-    """Solo pool for one slot (the engine lives in this process), threads for more."""
+    """A thread per slot, the engine shared in this process.
+
+    Threads even for one slot: the solo pool runs the task on the consumer's own loop, which then
+    neither answers the broker while a task runs nor, on RabbitMQ, takes a ticket published by
+    this process's sweeper in time (observed: one such ticket waited ten seconds).
+    """
     return [
         "worker",
-        f"--pool={'solo' if concurrency == 1 else 'threads'}",
+        "--pool=threads",
         f"--concurrency={concurrency}",
         f"--queues={QUEUE}",
         f"--hostname=kirin@{worker_name()}",
