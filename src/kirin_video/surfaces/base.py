@@ -84,7 +84,18 @@ def _from_http(exc: HTTPException) -> KirinError:
 def surface_route(answer: AnswerFn) -> type[APIRoute]:
     """A route class whose every error, 405 included, leaves in ``answer``'s envelope."""
 
+    declared: list[APIRoute] = []  # this surface's routes: a path may have one per method
+
     class SurfaceRoute(APIRoute):
+        def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+            super().__init__(path, endpoint, **kwargs)
+            declared.append(self)
+
+        def allowed(self) -> str:
+            """Every method served at this route's path, by it or a sibling route."""
+            same = (route.methods or set() for route in declared if route.path == self.path)
+            return ", ".join(sorted(set().union(*same)))
+
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
@@ -98,12 +109,12 @@ def surface_route(answer: AnswerFn) -> type[APIRoute]:
 
         async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
             if self.methods and scope["method"] not in self.methods:
+                allowed = self.allowed()
                 refused = MethodNotAllowed(
-                    f"method: {scope['method']} is not served on {scope['path']}; "
-                    f"use {', '.join(sorted(self.methods))}"
+                    f"method: {scope['method']} is not served on {scope['path']}; use {allowed}"
                 )
                 response = answer(refused)
-                response.headers["Allow"] = ", ".join(sorted(self.methods))
+                response.headers["Allow"] = allowed
                 await response(scope, receive, send)
                 return
             await super().handle(scope, receive, send)
