@@ -75,9 +75,12 @@ class Dispatcher:
         self._thread.start()
 
     def notify(self, _delivery_id: str | None = None) -> None:
-        """Look at the outbox now rather than at the next poll."""
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        """Look at the outbox now rather than at the next poll (after ``stop``: at the next start)."""
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the row waits
+            loop.call_soon_threadsafe(wake.set)
 
     def stop(self, *, timeout_s: float = 10.0) -> None:
         """Finish the sends in flight (up to ``timeout_s``); unsent ones stay in the outbox."""

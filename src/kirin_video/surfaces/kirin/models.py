@@ -10,8 +10,19 @@ from kirin_video.contract.catalog import Model
 from kirin_video.contract.statuses import PublicStatus
 
 
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """Optional keys are left out, never sent as null: say so in the schema."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf")
+        if options and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            prop.pop("anyOf")
+            prop.pop("default", None)
+            prop.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+
+
 class ContentItem(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra=_absent_not_null)
 
     type: Literal["video", "image"]
     url: str
@@ -37,6 +48,8 @@ class TaskError(BaseModel):
 
 class TaskObject(BaseModel):
     """A task as GET answers it; absent keys are the ones its status does not have."""
+
+    model_config = ConfigDict(json_schema_extra=_absent_not_null)
 
     id: str
     model: Model
