@@ -75,7 +75,7 @@ class Dispatcher:
         self._thread.start()
 
     def notify(self, _delivery_id: str | None = None) -> None:
-        """Look at the outbox now rather than at the next poll (after ``stop``: at the next start)."""
+        """Look at the outbox now rather than at the next poll (once stopped: at the next start)."""
         loop, wake = self._loop, self._wake
         if loop is None or wake is None:
             return
