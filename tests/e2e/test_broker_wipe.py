@@ -52,7 +52,7 @@ class Broker:
     wipe: Callable[[], None]
 
 
-@pytest.fixture(params=["redis-restart", "redis-flushall", "rabbitmq"])
+@pytest.fixture
 def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
     with ExitStack() as stack:
         if request.param == "rabbitmq":
@@ -81,10 +81,12 @@ def cluster(broker: Broker, tmp_path: Path) -> Iterator[Cluster]:
             "KIRIN_LEASE_S": str(LEASE_S),
         }
         nodes = Cluster(env, logs)
-        stack.callback(nodes.stop)
         yield nodes
+        for node in nodes.nodes:  # not stopped: a warm shutdown on RabbitMQ waits out a 10 s poll
+            node.kill()
 
 
+@pytest.mark.parametrize("broker", ["redis-restart", "rabbitmq"], indirect=True)
 def test_tasks_queued_before_the_wipe_run_on_a_worker_started_after(
     broker: Broker, cluster: Cluster
 ) -> None:
@@ -99,6 +101,7 @@ def test_tasks_queued_before_the_wipe_run_on_a_worker_started_after(
     assert _idle_since(cluster, ids, back) <= 2 * SWEEP_S + OVERHEAD_S, _timings(cluster)
 
 
+@pytest.mark.parametrize("broker", ["redis-restart", "redis-flushall"], indirect=True)
 def test_tasks_waiting_behind_a_running_one_survive_the_wipe(
     broker: Broker, cluster: Cluster
 ) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kirin_video.contract.catalog import Status
-from kirin_video.contract.params import parse_request
+from kirin_video.contract.params import parse_params
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.sweeper import Sweeper
 from kirin_video.tasks.db import Database
@@ -28,7 +28,7 @@ def service(tmp_path: Path) -> TaskService:
 
 
 def _create(service: TaskService) -> str:
-    request = parse_request({"model": "kirin_v1_6_i2v", "image": b64(IMAGE)})
+    request = parse_params({"model": "kirin_v1_6_i2v", "image": b64(IMAGE)})
     return service.create(owner="o", request=request, images=[StoredImage("first", IMAGE)]).id
 
 
@@ -64,3 +64,28 @@ def test_the_registry_forgets_workers_long_silent(service: TaskService) -> None:
     time.sleep(0.05)
     assert registry.forget_dead(lease_s=0.001) == 1
     assert registry.alive(lease_s=60) == []
+
+
+def test_a_broker_that_cannot_be_asked_does_not_stop_the_sweep(
+    service: TaskService, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = WorkerRegistry(service.db)
+    requeued: list[str] = []
+
+    def reconcile() -> int:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6380. Connection refused.")
+
+    sweeper = Sweeper(
+        service=service,
+        registry=registry,
+        lease_s=LEASE_S,
+        on_requeued=requeued.extend,
+        reconcile=reconcile,
+    )
+    orphan = _create(service)
+    service.claim(orphan, worker="host:1:gone")
+    time.sleep(LEASE_S * 1.5)
+    assert sweeper.sweep() == [orphan]
+    assert requeued == [orphan]  # its ticket goes out, though the queue could not be counted
+    assert "could not check the broker's queue: Error 111" in caplog.text
+    assert sweeper.sweep() == []

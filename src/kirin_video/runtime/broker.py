@@ -86,7 +86,7 @@ class TicketQueue:
         a ticket per pending task each time, without bound, and a broker that cannot be asked
         cannot take tickets either.
         """
-        with _one_node_at_a_time(self._service.db) as ours:
+        with reconcile_turn(self._service.db) as ours:
             if not ours:
                 return 0  # another node is reconciling right now
             missing = self._service.pending_count() - self.waiting()
@@ -104,7 +104,7 @@ class TicketQueue:
 
 
 @contextmanager
-def _one_node_at_a_time(db: Database) -> Iterator[bool]:
+def reconcile_turn(db: Database) -> Iterator[bool]:
     """Whether this node holds the reconcile turn until the block ends (never waited for).
 
     A PostgreSQL advisory lock held by a transaction; on SQLite (one machine) there is no
