@@ -1,4 +1,4 @@
-"""Properties of ``parse_request``: any JSON body parses, or is refused naming a field."""
+"""Properties of ``parse_params``: any JSON body parses, or is refused naming a field."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
-from kirin_video.contract.params import GenerationRequest, parse_request
+from kirin_video.contract.params import Params, parse_params
 
 I2V, MULTI = c.Model.I2V.value, c.Model.MULTI_I2V.value
 DERANDOMIZED = settings(
@@ -215,10 +215,10 @@ def bodies(draw: st.DrawFn) -> dict[str, Any]:
 # Properties.
 
 
-def _outcome(body: Any) -> GenerationRequest | InvalidRequest:
-    """What ``parse_request`` makes of a body; anything other than these two fails the test."""
+def _outcome(body: Any) -> Params | InvalidRequest:
+    """What ``parse_params`` makes of a body; anything other than these two fails the test."""
     try:
-        return parse_request(body)
+        return parse_params(body)
     except InvalidRequest as exc:
         return exc
 
@@ -299,7 +299,7 @@ def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def _assert_round_trip(request: GenerationRequest, body: dict[str, Any]) -> None:
+def _assert_round_trip(request: Params, body: dict[str, Any]) -> None:
     assert request.model.value == body["model"]
     assert request.prompt == body.get("prompt")
     assert request.negative_prompt == (body.get("negative_prompt") or None)
@@ -314,7 +314,7 @@ def _assert_round_trip(request: GenerationRequest, body: dict[str, Any]) -> None
 @settings(DERANDOMIZED, max_examples=150)
 @given(body=valid_i2v())
 def test_valid_i2v_body_parses_and_keeps_its_values(body: dict[str, Any]) -> None:
-    request = parse_request(body)
+    request = parse_params(body)
     _assert_round_trip(request, body)
     assert request.cfg_scale == _or(body.get("cfg_scale"), c.DEFAULT_CFG_SCALE)
     assert request.aspect_ratio is None
@@ -326,7 +326,7 @@ def test_valid_i2v_body_parses_and_keeps_its_values(body: dict[str, Any]) -> Non
 @settings(DERANDOMIZED, max_examples=150)
 @given(body=valid_multi())
 def test_valid_multi_body_parses_and_keeps_its_values(body: dict[str, Any]) -> None:
-    request = parse_request(body)
+    request = parse_params(body)
     _assert_round_trip(request, body)
     assert request.aspect_ratio == _or(body.get("aspect_ratio"), c.DEFAULT_ASPECT_RATIO)
     assert request.cfg_scale is None
