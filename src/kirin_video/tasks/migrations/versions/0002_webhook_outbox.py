@@ -57,7 +57,6 @@ def downgrade() -> None:
     op.drop_table("webhook_attempts")
     op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
-    with op.batch_alter_table("tasks") as batch:
-        batch.drop_column("public_base")
-    with op.batch_alter_table("api_keys") as batch:
-        batch.drop_column("webhook_secret")
+    # in place: SQLite's batch mode copies the table, and dropping the old copy cascades
+    op.drop_column("tasks", "public_base")
+    op.drop_column("api_keys", "webhook_secret")

@@ -34,6 +34,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("workers")
-    with op.batch_alter_table("tasks") as batch:
-        batch.drop_column("heartbeat_ts")
-        batch.drop_column("worker")
+    # in place: SQLite's batch mode copies the table, and dropping the old copy cascades
+    op.drop_column("tasks", "heartbeat_ts")
+    op.drop_column("tasks", "worker")

@@ -23,5 +23,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tasks") as batch:
-        batch.drop_column("surface")
+    # in place: SQLite's batch mode copies the table, and dropping the old copy cascades
+    op.drop_column("tasks", "surface")
