@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import update
 
 from kirin_video.config import Settings
 from kirin_video.tasks import outbox
@@ -91,3 +92,20 @@ def test_the_lease_takes_what_the_host_admits_and_no_more(db: Database) -> None:
         leased = outbox.lease_due(session, limit=5, lease_s=60.0, admit=one_slot)
     assert [d.id for d in leased] == ["msg_task_slow_0"]  # the earliest due
     assert [d.attempt for d in lease(db, limit=5, full=set())] == [1] * 4  # the rest untouched
+
+
+def test_an_unreadable_snapshot_is_given_up_in_its_history_and_stops_no_other(
+    db: Database,
+) -> None:
+    owe(db, 2, host="a", due_ts=0.0)
+    with db.session(write=True) as session:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == "msg_task_a_0")
+            .values(payload={"not": "a snapshot"})
+        )
+    assert [due.id for due in lease(db, limit=10, full=set())] == ["msg_task_a_1"]
+    with db.session() as session:
+        (record,) = outbox.history(session, "task_a_0")
+    assert record.state == outbox.FAILED
+    assert record.attempts[0].error is not None and "unreadable" in record.attempts[0].error

@@ -6,12 +6,14 @@ task's surface, with freshly signed URLs, each time it sends.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
@@ -21,6 +23,8 @@ from kirin_video.tasks.tables import Task, WebhookAttempt, WebhookDelivery
 
 #: The status changes a client is told about (a requeue to pending is internal).
 EVENTS = frozenset({Status.PROCESSING, Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+log = logging.getLogger(__name__)
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -137,12 +141,17 @@ def _take(
     until: float,
 ) -> Due | None:
     """Lease one delivery, unless another dispatcher took it since it was read."""
+    try:
+        snapshot = TaskSnapshot.model_validate(delivery.payload)
+    except ValidationError as exc:  # one unreadable row must not stop every other callback
+        _give_up_unreadable(session, delivery, exc)
+        return None
     due = Due(
         id=delivery.id,
         task_id=delivery.task_id,
         owner=delivery.owner,
         url=delivery.url,
-        snapshot=TaskSnapshot.model_validate(delivery.payload),
+        snapshot=snapshot,
         attempt=delivery.attempts + 1,
         public_base=public_base,
         surface=surface,
@@ -157,6 +166,29 @@ def _take(
         .execution_options(synchronize_session=False)
     )
     return due if taken.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def _give_up_unreadable(session: Session, delivery: WebhookDelivery, exc: ValidationError) -> None:
+    """Fail a delivery whose stored snapshot cannot be read, saying so in its history."""
+    log.error("callback %s: stored task snapshot unreadable, given up: %s", delivery.id, exc)
+    now = time.time()
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery.id,
+            number=delivery.attempts + 1,
+            started_ts=now,
+            duration_ms=0,
+            http_status=None,
+            error=f"not sent: the stored task snapshot is unreadable ({exc.error_count()} errors)",
+            next_attempt_ts=None,
+        )
+    )
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery.id)
+        .values(state=FAILED, finished_ts=now, attempts=delivery.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def record(
