@@ -28,5 +28,6 @@ def serve(
         host=host,
         port=port,
         log_config=None,  # uvicorn's loggers go through the handler set up above
+        access_log=False,  # the API logs each request itself, with its X-Request-Id
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
     )
