@@ -30,15 +30,14 @@ from kirin_video.tasks.tables import Task
 
 router = APIRouter(prefix="/v1/generation", tags=["generation"], route_class=surface_route(answer))
 
-_TASK = {"response_model": TaskObject, "response_model_exclude_none": True}
-
 
 @router.post(
     "",
     summary="Create a generation task",
     openapi_extra=CREATE_BODY,
     responses=error_responses(400, 401, 409, 413),
-    **_TASK,  # type: ignore[arg-type]
+    response_model=TaskObject,
+    response_model_exclude_none=True,
 )
 async def create(request: Request, caller: CallerDep, backend: BackendDep) -> TaskObject:
     params = parse_create(await read_json(request))
@@ -81,7 +80,8 @@ def list_tasks(
     "/task/{ref:path}/cancel",
     summary="Cancel a task that has not finished",
     responses=error_responses(401, 404, 409),
-    **_TASK,  # type: ignore[arg-type]
+    response_model=TaskObject,
+    response_model_exclude_none=True,
 )
 async def cancel_task(
     ref: str, request: Request, caller: CallerDep, backend: BackendDep
@@ -105,7 +105,8 @@ def list_callbacks(ref: str, caller: CallerDep, backend: BackendDep) -> Callback
     "/task/{ref:path}",
     summary="Get a task by id or external_task_id",
     responses=error_responses(401, 404),
-    **_TASK,  # type: ignore[arg-type]
+    response_model=TaskObject,
+    response_model_exclude_none=True,
 )
 def get_task(ref: str, request: Request, caller: CallerDep, backend: BackendDep) -> TaskObject:
     return _render(backend.tasks.get(owner=caller, ref=ref), request, backend)
