@@ -146,25 +146,71 @@ def test_chunked_body_under_the_limit_is_taken(make_client: Callable[..., TestCl
     assert response.status_code == 200, response.text
 
 
-def test_body_limit_stops_reading_at_the_first_chunk_past_it() -> None:
-    pulled: list[int] = []
+def _run_limited(
+    body: Receive, *, scope_headers: list[tuple[bytes, bytes]] | None = None, **bounds: Any
+) -> tuple[list[Message], list[int]]:
+    """The middleware over an app that reads every message: what it sent, what the app saw."""
     sent: list[Message] = []
-
-    async def endless_body() -> Message:
-        pulled.append(1)
-        return {"type": "http.request", "body": b"x" * 400, "more_body": True}
+    seen: list[int] = []
 
     async def reads_everything(scope: Scope, receive: Receive, send: Send) -> None:
         while True:
-            await receive()
+            seen.append(len((await receive())["body"]))
 
     async def record(message: Message) -> None:
         sent.append(message)
 
-    limit = BodyLimitMiddleware(reads_everything, max_bytes=1000)
-    scope: Scope = {"type": "http", "path": GENERATION, "headers": []}
-    asyncio.run(limit(scope, endless_body, record))
-    assert len(pulled) == 3  # 400, 800, then 1200 > 1000: nothing more is read
-    assert sent[0]["status"] == 413
+    limit = BodyLimitMiddleware(reads_everything, max_bytes=1000, **bounds)
+    scope: Scope = {"type": "http", "path": GENERATION, "headers": scope_headers or []}
+    asyncio.run(limit(scope, body, record))
+    return sent, seen
+
+
+def _endless(pulled: list[int], pause_s: float = 0) -> Receive:
+    async def endless_body() -> Message:
+        pulled.append(1)
+        await asyncio.sleep(pause_s)
+        return {"type": "http.request", "body": b"x" * 400, "more_body": True}
+
+    return endless_body
+
+
+def test_body_limit_stops_passing_the_body_at_the_first_chunk_past_it() -> None:
+    pulled: list[int] = []
+    sent, seen = _run_limited(_endless(pulled), drain_bytes=2000)
+    assert seen == [400, 400]  # 400, 800, then 1200 > 1000: the app sees nothing more
+    assert len(pulled) == 3 + 5  # the rest is read and dropped, up to 2000 bytes more
+    assert sent[0]["status"] == 413 and (b"connection", b"close") in sent[0]["headers"]
     body = json.loads(sent[1]["body"])
     assert body["error"]["code"] == "8002005016" and body["message"] == body["error"]["message"]
+    assert sent[1]["more_body"] and sent[2] == {
+        "type": "http.response.body",
+        "body": b"",
+        "more_body": False,
+    }  # the answer ends only once the drain is over, so the server closes after it
+
+
+def test_a_refused_body_is_drained_for_a_bounded_time() -> None:
+    pulled: list[int] = []
+    started = time.monotonic()
+    sent, _ = _run_limited(_endless(pulled, pause_s=0.01), drain_s=0.3)
+    assert 0.3 <= time.monotonic() - started < 2
+    assert 10 < len(pulled) < 40 and sent[-1]["more_body"] is False
+
+
+def test_drain_ends_with_the_clients_last_message() -> None:
+    messages = [b"x" * 600, b"x" * 600, b"x" * 600, b""]
+
+    async def finite_body() -> Message:
+        return {"type": "http.request", "body": messages.pop(0), "more_body": bool(messages)}
+
+    sent, seen = _run_limited(finite_body, drain_s=30)
+    assert seen == [600] and messages == [] and sent[-1]["more_body"] is False
+
+
+def test_a_declared_body_with_expect_100_continue_is_not_drained() -> None:
+    pulled: list[int] = []
+    headers = [(b"content-length", b"5000"), (b"expect", b"100-continue")]
+    sent, seen = _run_limited(_endless(pulled), scope_headers=headers, drain_s=30)
+    assert pulled == [] and seen == []  # never asked for: the server sent no 100 Continue
+    assert sent[0]["status"] == 413
