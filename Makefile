@@ -4,16 +4,26 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out/valley.mp4
 TORCH_VERSION ?= 2.13.0
+UV_VERSION ?= 0.13.9
+LOCK := constraints.txt
 
-.PHONY: install run test lint typecheck fuzz bench load clean
+.PHONY: install lock run test lint typecheck fuzz bench load clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every install takes the versions in $(LOCK); the ranges in pyproject.toml are for pip users.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c $(LOCK) torch==$(TORCH_VERSION)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[dev]'
 	touch $@
+
+# Re-resolve $(LOCK) from pyproject.toml, keeping its pins where they still fit;
+# `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release.
+lock: install
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	echo 'torch==$(TORCH_VERSION)' | $(BIN)/uv pip compile --quiet pyproject.toml - --extra dev \
+		--python $(BIN)/python --custom-compile-command 'make lock' $(LOCK_FLAGS) -o $(LOCK)
 
 run: install
 	$(BIN)/kirin run kirin_v1_6_i2v \
