@@ -16,6 +16,7 @@ KirinError                  any failure that has a contract code
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Literal
 
@@ -66,6 +67,8 @@ class KirinError(Exception):
     """A failure with a contract error code and a message for the client."""
 
     code: ErrorCode = ErrorCode.GENERATION_FAILED
+    #: When a retry may succeed, in seconds; None when the failure is not a matter of waiting.
+    retry_after_s: float | None = None
 
     def __init__(
         self, message: str, *, code: ErrorCode | None = None, http_status: int | None = None
@@ -82,6 +85,12 @@ class KirinError(Exception):
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code.value, "message": self.message}
+
+    def retry_after(self) -> str | None:
+        """The ``Retry-After`` header's value (whole seconds, at least 1), if a retry is timed."""
+        if self.retry_after_s is None:
+            return None
+        return str(max(1, math.ceil(self.retry_after_s)))
 
 
 class InvalidRequest(KirinError):
@@ -146,7 +155,13 @@ class MethodNotAllowed(KirinError):
 
 
 class ProviderUnavailable(KirinError):
+    """An engine, the database, storage or broker cannot serve now; ``retry_after_s`` if known."""
+
     code = ErrorCode.PROVIDER_UNAVAILABLE
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class GenerationFailed(KirinError):

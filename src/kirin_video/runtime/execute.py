@@ -18,6 +18,7 @@ from PIL import Image
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Geometry, Model, output_geometry
 from kirin_video.contract.errors import ErrorCode, KirinError
+from kirin_video.contract.incidents import Incident
 from kirin_video.engines.base import Engine, Job
 from kirin_video.media.encode import EncodedVideo, encode_outputs
 from kirin_video.media.frames import rgb_pixels
@@ -80,12 +81,13 @@ def _execute_claimed(claimed: Claimed, runtime: Runtime, worker: str) -> None:
         log.info("task %s stopped while running (%s)", task_id, runtime.service.status(task_id))
     except KirinError as exc:
         runtime.service.fail(task_id, code=exc.code, message=exc.message, worker=worker)
-    except Exception as exc:
-        log.exception("task %s failed", task_id)
+    except Exception as exc:  # its text may hold paths and internals: those go to the log only
+        incident = Incident.of(exc)
+        log.error("task %s failed (incident %s)", task_id, incident.id, exc_info=exc)
         runtime.service.fail(
             task_id,
             code=ErrorCode.GENERATION_FAILED,
-            message=f"generation failed: {type(exc).__name__}: {exc}",
+            message=incident.message("generation failed"),
             worker=worker,
         )
     finally:

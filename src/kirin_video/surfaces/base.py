@@ -26,9 +26,14 @@ from kirin_video.contract.errors import (
     RequestTooLarge,
     TaskNotFound,
 )
+from kirin_video.contract.incidents import Incident
+from kirin_video.tasks.db import unreachable
 from kirin_video.tasks.snapshot import SignFn, TaskSnapshot
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client is told to wait before retrying while the database is unreachable.
+DATABASE_RETRY_S = 5
 
 #: A surface's answer to an error, in its own envelope.
 AnswerFn = Callable[[KirinError], Response]
@@ -56,9 +61,16 @@ def as_kirin_error(exc: Exception, request: Request | None = None) -> KirinError
     if isinstance(exc, HTTPException):
         return _from_http(exc)
     where = f" on {request.method} {request.url.path}" if request is not None else ""
-    log.error("unhandled error%s", where, exc_info=exc)
+    if unreachable(exc):  # a transaction that failed left nothing behind: retrying is safe
+        log.warning("database unreachable%s: %s", where, type(exc.__cause__ or exc).__name__)
+        return ProviderUnavailable(
+            "database: unreachable, retry shortly", retry_after_s=DATABASE_RETRY_S
+        )
+    incident = Incident.of(exc)
+    log.error("unhandled error%s (incident %s)", where, incident.id, exc_info=exc)
     return KirinError(
-        "internal server error; the request was not applied", code=ErrorCode.GENERATION_FAILED
+        f"{incident.message('internal server error')}; the request was not applied",
+        code=ErrorCode.GENERATION_FAILED,
     )
 
 

@@ -11,13 +11,19 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from kirin_video.config import Settings
 
 _MIGRATION_LOCK = 0x6B6972696E  # "kirin"
 _WRITE = contextvars.ContextVar("kirin_write_transaction", default=False)
+#: Seconds to open a PostgreSQL connection, and to wait for a free one in the pool, before
+#: giving up: while the database is down, requests answer 503 in seconds instead of hanging.
+CONNECT_TIMEOUT_S = 5
+POOL_TIMEOUT_S = 10
 
 
 class Database:
@@ -76,9 +82,24 @@ class Database:
         self.engine.dispose()
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (down, cut off, pool exhausted)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | PoolTimeout)
+
+
 def _make_engine(url: str) -> Engine:
+    if url.startswith("postgresql"):  # a request waits seconds for a dead server, not minutes
+        given = "connect_timeout" in make_url(url).query  # the URL's own value wins
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_timeout=POOL_TIMEOUT_S,
+            connect_args={} if given else {"connect_timeout": CONNECT_TIMEOUT_S},
+        )
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)

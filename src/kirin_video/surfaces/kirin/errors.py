@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 from fastapi.responses import JSONResponse
 
-from kirin_video.contract.errors import KirinError, RateLimited
+from kirin_video.contract.errors import KirinError
 
 
 def answer(exc: KirinError) -> JSONResponse:
     """``{"error": {"code", "message"}, "message"}`` with the code's HTTP status."""
     body = {"error": exc.to_dict(), "message": exc.message}
     response = JSONResponse(body, status_code=exc.http_status)
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    if (retry_after := exc.retry_after()) is not None:
+        response.headers["Retry-After"] = retry_after
     return response

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from kirin_video.contract.errors import KirinError, RateLimited
+from kirin_video.contract.errors import KirinError
 from kirin_video.surfaces.context import request_id
 from kirin_video.surfaces.kling.wire import HTTP_STATUS, KlingCode, kling_code
 
@@ -31,8 +30,8 @@ def answer(exc: KirinError) -> JSONResponse:
     """Any error in Kling's envelope, with Kling's code and HTTP status for it."""
     code = kling_code(exc)
     response = JSONResponse(error_body(code, exc.message), status_code=HTTP_STATUS[code])
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    if (retry_after := exc.retry_after()) is not None:
+        response.headers["Retry-After"] = retry_after
     return response
 
 
