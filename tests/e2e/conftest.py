@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import httpx
@@ -21,6 +21,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import KEY_A, bearer
+
+if TYPE_CHECKING:
+    from tests.e2e.cluster import PrivatePostgres
 
 
 def free_port() -> int:
@@ -105,6 +108,15 @@ def server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def postgres() -> Iterator[PrivatePostgres]:
+    """A private PostgreSQL cluster the test may stop and start (never the machine's own)."""
+    from tests.e2e.cluster import private_postgres  # cluster.py imports this module
+
+    with private_postgres() as cluster:
+        yield cluster
 
 
 def wait_for(

@@ -8,6 +8,7 @@ import threading
 from kirin_video.runtime.execute import Runtime, execute_next
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.identity import worker_name
+from kirin_video.tasks.db import unreachable
 from kirin_video.tasks.workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,9 @@ class EmbeddedWorker:
                 if execute_next(self._runtime, heartbeat) is None:
                     self._wake.wait(self._idle_wait_s)
                     self._wake.clear()
-            except Exception:  # a broken database connection must not kill the worker
-                log.exception("embedded worker loop error")
+            except Exception as exc:  # a broken database connection must not kill the worker
+                if unreachable(exc):  # one line a wait during an outage, not a traceback
+                    log.warning("embedded worker waits: database unreachable")
+                else:
+                    log.exception("embedded worker loop error")
                 self._stop.wait(self._idle_wait_s)

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -27,12 +28,14 @@ from kirin_video.media.postprocess import conform
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.progress import ProgressReporter, Stopped
 from kirin_video.storage.base import Storage
+from kirin_video.tasks.db import unreachable
 from kirin_video.tasks.service import Claimed, TaskService
 from kirin_video.tasks.snapshot import OutputFile, OutputKind, Usage
 
 log = logging.getLogger(__name__)
 
 GENERATE_SHARE = 0.85  # of the progress bar; encoding takes the rest
+RECORD_RETRY_S = 1.0  # how often a run's end is written again while the database is away
 
 
 @dataclass(frozen=True)
@@ -80,16 +83,12 @@ def _execute_claimed(claimed: Claimed, runtime: Runtime, worker: str) -> None:
     except Stopped:
         log.info("task %s stopped while running (%s)", task_id, runtime.service.status(task_id))
     except KirinError as exc:
-        runtime.service.fail(task_id, code=exc.code, message=exc.message, worker=worker)
+        _fail(runtime, task_id, code=exc.code, message=exc.message, worker=worker)
     except Exception as exc:  # its text may hold paths and internals: those go to the log only
         incident = Incident.of(exc)
         log.error("task %s failed (incident %s)", task_id, incident.id, exc_info=exc)
-        runtime.service.fail(
-            task_id,
-            code=ErrorCode.GENERATION_FAILED,
-            message=incident.message("generation failed"),
-            worker=worker,
-        )
+        message = incident.message("generation failed")
+        _fail(runtime, task_id, code=ErrorCode.GENERATION_FAILED, message=message, worker=worker)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -100,7 +99,13 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None
     def report(value: float) -> bool:
         if runtime.hand_back.is_set():
             raise HandBack
-        return runtime.service.report_progress(task.id, value, worker=worker)
+        try:
+            return runtime.service.report_progress(task.id, value, worker=worker)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            log.warning("task %s: progress not recorded, the database is unreachable", task.id)
+            return True  # work on: the heartbeat keeps the lease, a later report sees a cancel
 
     progress = ProgressReporter(report)
     job = build_job(claimed)
@@ -128,16 +133,43 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None
         "encode_s": encoded - generated,
         "total_s": time.time() - task.created_ts,
     }
-    completed = runtime.service.complete(
+    usage = _usage(runtime.settings, task.model, task.params)
+    meta = _metadata(runtime.engine.name, job.geometry, task.seed, timings)
+    completed = _until_recorded(
+        runtime,
         task.id,
-        worker=worker,
-        outputs=outputs,
-        usage=_usage(runtime.settings, task.model, task.params),
-        meta=_metadata(runtime.engine.name, job.geometry, task.seed, timings),
+        lambda: runtime.service.complete(
+            task.id, worker=worker, outputs=outputs, usage=usage, meta=meta
+        ),
     )
     if not completed:  # cancelled, or taken over, while the files were being stored
         runtime.storage.delete_prefix(prefix)
         raise Stopped
+
+
+def _fail(runtime: Runtime, task_id: str, *, code: ErrorCode, message: str, worker: str) -> None:
+    _until_recorded(
+        runtime,
+        task_id,
+        lambda: runtime.service.fail(task_id, code=code, message=message, worker=worker),
+    )
+
+
+def _until_recorded(runtime: Runtime, task_id: str, write: Callable[[], bool]) -> bool:
+    """Write a run's end, again each second while the database is unreachable: work is kept.
+
+    The heartbeat keeps renewing the lease meanwhile, so once the database answers the write
+    lands (or finds the task cancelled or taken over). A shutdown stops the waiting: the task's
+    lease then runs out and it runs again.
+    """
+    while True:
+        try:
+            return write()
+        except Exception as exc:
+            if not unreachable(exc) or runtime.hand_back.is_set():
+                raise
+            log.warning("task %s: the database is unreachable, its end is kept to write", task_id)
+            time.sleep(RECORD_RETRY_S)
 
 
 def build_job(claimed: Claimed) -> Job:

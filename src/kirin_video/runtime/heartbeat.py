@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from kirin_video.tasks.db import unreachable
 from kirin_video.tasks.service import TaskService
 from kirin_video.tasks.workers import WorkerRegistry
 
@@ -68,5 +69,8 @@ class Heartbeat:
         while not self._stop.wait(self._interval_s):
             try:
                 self.beat()
-            except Exception:  # the database may be away for a moment; the lease is generous
-                log.warning("heartbeat of %s failed", self.worker, exc_info=True)
+            except Exception as exc:  # the database may be away for a moment; the lease is generous
+                trace = not unreachable(exc)  # an outage is one line a beat, not a traceback
+                log.warning(
+                    "heartbeat of %s failed: %s", self.worker, type(exc).__name__, exc_info=trace
+                )

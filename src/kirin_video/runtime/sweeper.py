@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 from kirin_video.runtime.identity import is_dead
+from kirin_video.tasks.db import unreachable
 from kirin_video.tasks.service import TaskService
 from kirin_video.tasks.workers import WorkerRegistry
 
@@ -61,7 +62,7 @@ class Sweeper:
         while True:
             try:
                 self.sweep()
-            except Exception:  # database or broker away: try again next pass
-                log.warning("sweep failed", exc_info=True)
+            except Exception as exc:  # database or broker away: try again next pass
+                log.warning("sweep failed: %s", type(exc).__name__, exc_info=not unreachable(exc))
             if self._stop.wait(self._lease_s / 4):
                 return

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from kirin_video.tasks import outbox
-from kirin_video.tasks.db import Database
+from kirin_video.tasks.db import Database, unreachable
 from kirin_video.webhooks.backoff import Backoff
 from kirin_video.webhooks.metrics import DELIVERIES
 from kirin_video.webhooks.sender import Outcome, Sender
@@ -113,8 +113,11 @@ class Dispatcher:
         admit = self._admission()
         try:
             due = await asyncio.to_thread(self._lease, room, admit)
-        except Exception:  # the database may be briefly unavailable; try at the next poll
-            log.exception("webhook outbox: could not lease deliveries")
+        except Exception as exc:  # the database may be briefly unavailable; try at the next poll
+            if unreachable(exc):  # one line a poll during an outage, not a traceback
+                log.warning("webhook outbox: could not lease deliveries, database unreachable")
+            else:
+                log.exception("webhook outbox: could not lease deliveries")
             return
         for delivery in due:
             self._start(delivery)
@@ -176,7 +179,21 @@ class Dispatcher:
             "user-agent": "kirin-video-webhooks",
         }
         outcome = await self._sender.post(due.url, body=body.encode(), headers=headers)
-        await asyncio.to_thread(self._record, due, started, outcome)
+        await self._record_once_reachable(due, started, outcome)
+
+    async def _record_once_reachable(
+        self, due: outbox.Due, started: float, outcome: Outcome
+    ) -> None:
+        """Record a sent attempt, waiting out a database outage: unrecorded, it would go twice."""
+        while True:
+            try:
+                await asyncio.to_thread(self._record, due, started, outcome)
+                return
+            except Exception as exc:
+                if not unreachable(exc) or self._stopping:
+                    raise
+                log.warning("callback %s: sent, its record waits for the database", due.id)
+                await asyncio.sleep(self._poll_s)
 
     def _record(self, due: outbox.Due, started: float, outcome: Outcome) -> None:
         next_ts = None
