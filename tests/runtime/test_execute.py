@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Status
@@ -162,6 +164,29 @@ def test_a_completed_task_holds_typed_outputs_that_lie_in_storage(
     )
     assert all((tmp_path / "outputs" / f.key).stat().st_size > 0 for f in snapshot.outputs)
     assert snapshot.usage == Usage(cost="0.2800", discount=0)  # the default price of std, 5 s
+
+
+def test_a_completion_whose_answer_was_lost_keeps_its_files(
+    service: TaskService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write commits, the connection drops before the answer: the retry must not delete."""
+    task_id = _create(service)
+    commit = service.complete
+    calls = []
+
+    def committed_then_dropped(*args: Any, **kwargs: Any) -> bool:
+        calls.append(commit(*args, **kwargs))
+        if len(calls) == 1:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        return calls[-1]
+
+    monkeypatch.setattr(service, "complete", committed_then_dropped)
+    monkeypatch.setattr("kirin_video.runtime.execute.RECORD_RETRY_S", 0.01)
+    execute(task_id, _runtime(service, tmp_path, PreviewEngine()), worker="w")
+    assert calls == [True, False]  # committed, then the retry found it no longer running
+    snapshot = TaskSnapshot.of(service.get(owner="o", ref=task_id))
+    assert snapshot.status is Status.COMPLETED
+    assert all((tmp_path / "outputs" / f.key).stat().st_size > 0 for f in snapshot.outputs)
 
 
 @pytest.mark.parametrize(("preset", "motion_search"), [("ultrafast", "dia"), ("veryfast", "hex")])

@@ -184,3 +184,19 @@ def test_a_task_without_a_callback_owes_none(service: TaskService) -> None:
     with service.db.session() as session:
         count = session.scalar(select(func.count()).select_from(WebhookDelivery))
     assert count == 0
+
+
+def test_a_completion_that_committed_is_recognised_when_its_retry_finds_nothing(
+    service: TaskService,
+) -> None:
+    """A dropped connection can lose the answer of a committed write; the retry must not undo it."""
+    task_id = create(service)
+    assert service.claim(task_id, worker=WORKER) is not None
+    outputs = [OutputFile(kind=OutputKind.VIDEO, key=f"{task_id}/1/video.mp4", seconds=5)]
+    usage = Usage(cost="0.2800")
+    assert not service.completed_with(task_id, outputs)
+    assert service.complete(task_id, worker=WORKER, outputs=outputs, usage=usage, meta={})
+    assert not service.complete(task_id, worker=WORKER, outputs=outputs, usage=usage, meta={})
+    assert service.completed_with(task_id, outputs)
+    other = [OutputFile(kind=OutputKind.VIDEO, key=f"{task_id}/2/video.mp4", seconds=5)]
+    assert not service.completed_with(task_id, other)  # another run's files are not ours

@@ -142,8 +142,8 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None
             task.id, worker=worker, outputs=outputs, usage=usage, meta=meta
         ),
     )
-    if not completed:  # cancelled, or taken over, while the files were being stored
-        runtime.storage.delete_prefix(prefix)
+    if not completed and not runtime.service.completed_with(task.id, outputs):
+        runtime.storage.delete_prefix(prefix)  # cancelled, or taken over, while storing them
         raise Stopped
 
 

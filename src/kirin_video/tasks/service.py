@@ -346,6 +346,15 @@ class TaskService:
             finished_ts=time.time(),
         )
 
+    def completed_with(self, task_id: str, outputs: Sequence[OutputFile]) -> bool:
+        """Whether the task completed with exactly these files (a commit whose answer was lost)."""
+        with self.db.session() as session:
+            row = session.execute(
+                select(Task.status, Task.outputs).where(Task.id == task_id)
+            ).one_or_none()
+        stored = [item.model_dump(mode="json") for item in outputs]
+        return row is not None and row.status == Status.COMPLETED and row.outputs == stored
+
     def fail(self, task_id: str, *, code: ErrorCode, message: str, worker: str) -> bool:
         """End ``worker``'s run as failed; False if it was cancelled or taken over meanwhile."""
         return self._move(
