@@ -44,6 +44,14 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log_path(self) -> Path:
+        """Where the server's log goes: a file, so a chatty server never blocks on a full pipe."""
+        return self.data_dir.parent / f"server-{self.port}.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def start(self, **env: str) -> ServerProcess:
         environment = {
             **os.environ,
@@ -51,25 +59,26 @@ class ServerProcess:
             "KIRIN_API_KEYS": KEY_A,
             **env,
         }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kirin_video.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "kirin_video.cli",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(self.process.stderr.read().decode())  # type: ignore[union-attr]
+                raise RuntimeError(self.log())
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self

@@ -10,8 +10,7 @@ from tests.e2e.conftest import ServerProcess
 
 def _log_lines(server: ServerProcess) -> list[str]:
     server.stop()
-    assert server.process is not None and server.process.stderr is not None
-    return server.process.stderr.read().decode().splitlines()
+    return server.log().splitlines()
 
 
 def test_text_log_names_the_request_id_sent_and_the_one_made(
