@@ -8,7 +8,7 @@ import threading
 from kirin_video.runtime.execute import Runtime, execute_next
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.identity import worker_name
-from kirin_video.tasks.db import unreachable
+from kirin_video.tasks.db import log_failure
 from kirin_video.tasks.workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,5 @@ class EmbeddedWorker:
                     self._wake.wait(self._idle_wait_s)
                     self._wake.clear()
             except Exception as exc:  # a broken database connection must not kill the worker
-                if unreachable(exc):  # one line a wait during an outage, not a traceback
-                    log.warning("embedded worker waits: database unreachable")
-                else:
-                    log.exception("embedded worker loop error")
+                log_failure(log, exc, "embedded worker loop", level=logging.ERROR)
                 self._stop.wait(self._idle_wait_s)

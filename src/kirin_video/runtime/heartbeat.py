@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kirin_video.tasks.db import unreachable
+from kirin_video.tasks.db import log_failure
 from kirin_video.tasks.service import TaskService
 from kirin_video.tasks.workers import WorkerRegistry
 
@@ -70,7 +70,4 @@ class Heartbeat:
             try:
                 self.beat()
             except Exception as exc:  # the database may be away for a moment; the lease is generous
-                trace = not unreachable(exc)  # an outage is one line a beat, not a traceback
-                log.warning(
-                    "heartbeat of %s failed: %s", self.worker, type(exc).__name__, exc_info=trace
-                )
+                log_failure(log, exc, f"heartbeat of {self.worker} failed")

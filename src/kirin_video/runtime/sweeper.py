@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 
 from kirin_video.runtime.identity import is_dead
-from kirin_video.tasks.db import unreachable
+from kirin_video.tasks.db import log_failure
 from kirin_video.tasks.service import TaskService
 from kirin_video.tasks.workers import WorkerRegistry
 
@@ -63,6 +63,6 @@ class Sweeper:
             try:
                 self.sweep()
             except Exception as exc:  # database or broker away: try again next pass
-                log.warning("sweep failed: %s", type(exc).__name__, exc_info=not unreachable(exc))
+                log_failure(log, exc, "sweep failed")
             if self._stop.wait(self._lease_s / 4):
                 return

@@ -14,7 +14,7 @@ from kirin_video.contract.params import Params
 from kirin_video.media.intake import load_image
 from kirin_video.surfaces.deps import Backend
 from kirin_video.tasks.service import StoredImage
-from kirin_video.tasks.snapshot import SignFn, TaskSnapshot
+from kirin_video.tasks.snapshot import SignFn
 from kirin_video.tasks.tables import Task
 
 
@@ -63,8 +63,3 @@ def signer(request: Request, backend: Backend) -> SignFn:
     """Signs storage keys into URLs under the base the client reached us on."""
     base = public_base(request, backend)
     return lambda key: backend.storage.url(key, base_url=base)
-
-
-def snapshot(task: Task, backend: Backend) -> TaskSnapshot:
-    """The task's facts now; a waiting one also says where it stands in the queue."""
-    return TaskSnapshot.of(task, queue_position=backend.tasks.queue_position(task))

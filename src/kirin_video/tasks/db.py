@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -87,6 +88,16 @@ def unreachable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, OperationalError | PoolTimeout)
+
+
+def log_failure(
+    logger: logging.Logger, exc: BaseException, message: str, *, level: int = logging.WARNING
+) -> None:
+    """A loop's failure: one line per pass in an outage, else the traceback at ``level``."""
+    if unreachable(exc):
+        logger.warning("%s: database unreachable", message)
+    else:
+        logger.log(level, "%s: %s", message, type(exc).__name__, exc_info=exc)
 
 
 def _make_engine(url: str) -> Engine:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from kirin_video.tasks import outbox
-from kirin_video.tasks.db import Database, unreachable
+from kirin_video.tasks.db import Database, log_failure, unreachable
 from kirin_video.webhooks.backoff import Backoff
 from kirin_video.webhooks.metrics import DELIVERIES
 from kirin_video.webhooks.sender import Outcome, Sender
@@ -114,10 +114,7 @@ class Dispatcher:
         try:
             due = await asyncio.to_thread(self._lease, room, admit)
         except Exception as exc:  # the database may be briefly unavailable; try at the next poll
-            if unreachable(exc):  # one line a poll during an outage, not a traceback
-                log.warning("webhook outbox: could not lease deliveries, database unreachable")
-            else:
-                log.exception("webhook outbox: could not lease deliveries")
+            log_failure(log, exc, "webhook outbox: could not lease deliveries", level=logging.ERROR)
             return
         for delivery in due:
             self._start(delivery)

@@ -12,7 +12,7 @@ from kirin_video.contract import catalog as c
 from kirin_video.contract.statuses import PUBLIC_STATUS, stored_statuses
 from kirin_video.surfaces.base import surface_route
 from kirin_video.surfaces.deps import BackendDep, CallerDep
-from kirin_video.surfaces.intake import create_task, read_json, signer, snapshot
+from kirin_video.surfaces.intake import create_task, read_json, signer
 from kirin_video.surfaces.kirin.errors import answer
 from kirin_video.surfaces.kirin.models import (
     CallbackAttempt,
@@ -26,6 +26,7 @@ from kirin_video.surfaces.kirin.openapi import CREATE_BODY
 from kirin_video.surfaces.kirin.render import dump, ms, task_object
 from kirin_video.surfaces.kirin.wire import model_filter, parse_create, status_filter
 from kirin_video.tasks.outbox import DeliveryRecord
+from kirin_video.tasks.snapshot import TaskSnapshot
 from kirin_video.tasks.tables import Task
 
 router = APIRouter(prefix="/v1/generation", tags=["generation"], route_class=surface_route(answer))
@@ -113,7 +114,9 @@ def get_task(ref: str, request: Request, caller: CallerDep, backend: BackendDep)
 
 
 def _render(task: Task, request: Request, backend: BackendDep) -> TaskObject:
-    return task_object(snapshot(task, backend), signer(request, backend))
+    """The task object; a waiting task also says where it stands in the queue."""
+    snap = TaskSnapshot.of(task, queue_position=backend.tasks.queue_position(task))
+    return task_object(snap, signer(request, backend))
 
 
 def _delivery(delivery: DeliveryRecord) -> CallbackDelivery:

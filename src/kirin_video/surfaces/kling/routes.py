@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from kirin_video.contract.errors import TaskNotFound
 from kirin_video.surfaces.base import surface_route
 from kirin_video.surfaces.deps import Backend, BackendDep, CallerDep
-from kirin_video.surfaces.intake import create_task, read_json, signer, snapshot
+from kirin_video.surfaces.intake import create_task, read_json, signer
 from kirin_video.surfaces.kling.envelope import answer, succeed
 from kirin_video.surfaces.kling.models import (
     KlingCreateAnswer,
@@ -118,4 +118,4 @@ def _task(route: Route, ref: str, caller: str, backend: Backend) -> Task:
 
 
 def _render(task: Task, request: Request, backend: Backend) -> dict[str, Any]:
-    return kling_object(snapshot(task, backend), signer(request, backend))
+    return kling_object(TaskSnapshot.of(task), signer(request, backend))  # no queue position
