@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     file_url_ttl_s: int = 24 * 3600
     workers: int = Field(default=1, ge=0)  # embedded worker threads; 0 = API only
     max_attempts: int = 3  # tries of a task whose worker dies under it, then 8002005098
+    stream_poll_s: float = Field(default=0.5, gt=0)  # how often a task stream reads its task
+    stream_ping_s: float = Field(default=15.0, gt=0)  # keep-alive comments on an idle stream
 
     # Several nodes (docs/deploy.md).
     lease_s: float = Field(default=60.0, gt=0)  # a worker silent this long has lost its task

@@ -20,6 +20,7 @@ import httpx
 
 from kirin_video.client import _exceptions as e
 from kirin_video.client import _protocol as p
+from kirin_video.client import _stream as s
 from kirin_video.client._images import ImageLike
 from kirin_video.client._models import Page, Task
 
@@ -58,6 +59,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.poll_interval = poll_interval
+        self._streams = True  # until the server turns out to have no task stream
         self._http = httpx.Client(
             **_options(base_url, api_key), timeout=timeout, transport=transport
         )
@@ -154,6 +156,37 @@ class Client:
             if not (cursor := page.next_cursor):
                 return
 
+    def stream(self, task: Task | str) -> Iterator[Task]:
+        """The task at every change until it has finished; a dropped connection is resumed.
+
+        Raises ``NotSupported`` where the server has no task stream (the hosted service).
+        """
+        return self._stream(task, deadline=None)
+
+    def _stream(self, task: Task | str, *, deadline: float | None) -> Iterator[Task]:
+        resume, path = s.Resume(), p.task_path(task, s.ACTION)
+        while not s.past(deadline):
+            try:
+                with self._http.stream("GET", path, headers=resume.headers()) as response:
+                    if not response.is_success:
+                        response.read()
+                    if response.status_code in s.NO_ROUTE:
+                        self.get(task)  # raises TaskNotFound when the task is what is missing
+                        raise s.no_stream(response)
+                    if not s.opened(response):
+                        return
+                    for sse in s.events(response, deadline):
+                        if (current := resume.take(sse)) is not None:
+                            yield current
+                            if current.done:
+                                return
+                error: e.KirinError = s.closed_early()
+            except httpx.TransportError as exc:
+                error = p.transport_error(exc)
+            if s.past(deadline):
+                return
+            time.sleep(resume.after_drop(error))
+
     def cancel(self, task: Task | str) -> Task:
         """Cancel a task not yet finished; it comes back ``failed`` with the cancelled code."""
         path = p.task_path(task, "cancel")
@@ -179,13 +212,25 @@ class Client:
         on_progress: ProgressCallback | None = None,
         raise_on_failure: bool = True,
     ) -> Task:
-        """Poll with backoff until done; a failed task raises ``TaskFailed`` unless told not to.
+        """Follow the task until done; a failed task raises ``TaskFailed`` unless told not to.
 
-        A poll answered 429, 5xx or not at all is retried until ``timeout``.
+        Where the server has no stream (the hosted service), or it fails, poll with backoff
+        instead; a poll answered 429, 5xx or not at all is retried until ``timeout``.
         """
         waiter = p.Waiter(
             task, timeout=timeout, interval=self.poll_interval, raise_on_failure=raise_on_failure
         )
+        if self._streams:
+            try:
+                for current in self._stream(task, deadline=waiter.deadline):
+                    if on_progress is not None:
+                        on_progress(current)
+                    if waiter.settled(current):
+                        return current
+            except e.NotSupported:
+                self._streams = False
+            except (e.APIError, e.TransportError):
+                pass  # polling retries a passing failure and raises any other
         while True:
             try:
                 current = self.get(task)
@@ -235,6 +280,7 @@ class AsyncClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.poll_interval = poll_interval
+        self._streams = True  # until the server turns out to have no task stream
         self._http = httpx.AsyncClient(
             **_options(base_url, api_key), timeout=timeout, transport=transport
         )
@@ -334,6 +380,37 @@ class AsyncClient:
             if not (cursor := page.next_cursor):
                 return
 
+    def stream(self, task: Task | str) -> AsyncIterator[Task]:
+        """The task at every change until it has finished; a dropped connection is resumed.
+
+        Raises ``NotSupported`` where the server has no task stream (the hosted service).
+        """
+        return self._stream(task, deadline=None)
+
+    async def _stream(self, task: Task | str, *, deadline: float | None) -> AsyncIterator[Task]:
+        resume, path = s.Resume(), p.task_path(task, s.ACTION)
+        while not s.past(deadline):
+            try:
+                async with self._http.stream("GET", path, headers=resume.headers()) as response:
+                    if not response.is_success:
+                        await response.aread()
+                    if response.status_code in s.NO_ROUTE:
+                        await self.get(task)  # raises TaskNotFound when the task is what is missing
+                        raise s.no_stream(response)
+                    if not s.opened(response):
+                        return
+                    async for sse in s.aevents(response, deadline):
+                        if (current := resume.take(sse)) is not None:
+                            yield current
+                            if current.done:
+                                return
+                error: e.KirinError = s.closed_early()
+            except httpx.TransportError as exc:
+                error = p.transport_error(exc)
+            if s.past(deadline):
+                return
+            await asyncio.sleep(resume.after_drop(error))
+
     async def cancel(self, task: Task | str) -> Task:
         """Cancel a task not yet finished; it comes back ``failed`` with the cancelled code."""
         path = p.task_path(task, "cancel")
@@ -359,13 +436,25 @@ class AsyncClient:
         on_progress: ProgressCallback | None = None,
         raise_on_failure: bool = True,
     ) -> Task:
-        """Poll with backoff until done; a failed task raises ``TaskFailed`` unless told not to.
+        """Follow the task until done; a failed task raises ``TaskFailed`` unless told not to.
 
-        A poll answered 429, 5xx or not at all is retried until ``timeout``.
+        Where the server has no stream (the hosted service), or it fails, poll with backoff
+        instead; a poll answered 429, 5xx or not at all is retried until ``timeout``.
         """
         waiter = p.Waiter(
             task, timeout=timeout, interval=self.poll_interval, raise_on_failure=raise_on_failure
         )
+        if self._streams:
+            try:
+                async for current in self._stream(task, deadline=waiter.deadline):
+                    if on_progress is not None:
+                        on_progress(current)
+                    if waiter.settled(current):
+                        return current
+            except e.NotSupported:
+                self._streams = False
+            except (e.APIError, e.TransportError):
+                pass  # polling retries a passing failure and raises any other
         while True:
             try:
                 current = await self.get(task)

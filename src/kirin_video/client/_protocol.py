@@ -214,12 +214,21 @@ class Waiter:
         self._delays = delays(interval)
         self._last = task if isinstance(task, Task) else None
 
-    def after(self, task: Task) -> float | None:
-        """Seconds to sleep before the next poll; None when ``task`` is done (or raise)."""
+    @property
+    def deadline(self) -> float:
+        """When ``wait`` gives up, on the ``time.monotonic`` clock."""
+        return self._deadline
+
+    def settled(self, task: Task) -> bool:
+        """Whether ``task`` is done; raises ``TaskFailed`` for a failed one if told to."""
         self._last = task
         if task.status == "failed" and self.raise_on_failure:
             raise e.TaskCancelled(task) if task.cancelled else e.TaskFailed(task)
-        if task.done:
+        return task.done
+
+    def after(self, task: Task) -> float | None:
+        """Seconds to sleep before the next poll; None when ``task`` is done (or raise)."""
+        if self.settled(task):
             return None
         return self._pause(next(self._delays))
 

@@ -1,12 +1,15 @@
-"""The hosted wire's task routes: create, poll (id or external id), cancel, callbacks, list."""
+"""The hosted wire's task routes: create, list, and get, stream, cancel or callbacks of one."""
 
 from __future__ import annotations
 
+import json
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
 from kirin_video.contract import catalog as c
 from kirin_video.contract.statuses import PUBLIC_STATUS, stored_statuses
@@ -25,6 +28,7 @@ from kirin_video.surfaces.kirin.models import (
 from kirin_video.surfaces.kirin.openapi import CREATE_BODY
 from kirin_video.surfaces.kirin.render import dump, ms, task_object
 from kirin_video.surfaces.kirin.wire import model_filter, parse_create, status_filter
+from kirin_video.surfaces.stream import EVENT, observe, stream_response
 from kirin_video.tasks.outbox import DeliveryRecord
 from kirin_video.tasks.snapshot import TaskSnapshot
 from kirin_video.tasks.tables import Task
@@ -100,6 +104,38 @@ async def cancel_task(
 def list_callbacks(ref: str, caller: CallerDep, backend: BackendDep) -> CallbackList:
     deliveries = backend.tasks.callbacks(owner=caller, ref=ref)
     return CallbackList(data=[_delivery(d) for d in deliveries])
+
+
+@router.get(
+    "/task/{ref:path}/stream",
+    summary="The task object at every change, as Server-Sent Events, until it has finished",
+    response_class=Response,
+    responses={
+        200: {
+            "description": f"`event: {EVENT}` with the task object as `data`, at every change "
+            "of status, progress or queue position; the last one is the finished task's",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        204: {"description": "`Last-Event-ID` already was the finished task's: nothing to send"},
+        **error_responses(401, 404),
+    },
+)
+async def stream_task(
+    ref: str,
+    request: Request,
+    caller: CallerDep,
+    backend: BackendDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    first = await run_in_threadpool(observe, backend.tasks, owner=caller, ref=ref)
+    sign = signer(request, backend)
+    return stream_response(
+        first,
+        partial(observe, backend.tasks, owner=caller, ref=first.snapshot.id),
+        lambda snap: json.dumps(dump(task_object(snap, sign)), separators=(",", ":")),
+        last_event_id=last_event_id,
+        settings=backend.settings,
+    )
 
 
 @router.get(
