@@ -10,6 +10,7 @@ import pytest
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import InvalidRequest
 from kirin_video.contract.parameters import (
+    IMAGE_KEYWORD,
     PARAMETERS,
     Parameter,
     ParamType,
@@ -157,7 +158,8 @@ def test_request_schema_states_each_rule_of_the_table(model: c.Model, parameter:
     schema = REQUEST_MODELS[model].model_json_schema()
     stated = _resolved(schema["properties"][parameter.name], schema.get("$defs", {}))
     expected = json_schema(parameter)
-    for keyword in ("type", "enum", "default", "minimum", "maximum", "minLength", "maxLength"):
+    keywords = ("type", "enum", "default", "minimum", "maximum", "minLength", "maxLength")
+    for keyword in (*keywords, IMAGE_KEYWORD):
         assert stated.get(keyword) == expected.get(keyword), keyword
     assert (stated.get("minItems"), stated.get("maxItems")) == (
         expected.get("minItems"),

@@ -29,6 +29,30 @@ class ParamType(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImageRules:
+    """The checks a picture must pass, machine-readable so a client can run them before sending."""
+
+    check_aspect: bool = True
+
+    def schema(self) -> dict[str, Any]:
+        """The ``x-image`` keyword of the parameter's schema (the server checks the same)."""
+        rules: dict[str, Any] = {
+            "formats": list(c.IMAGE_FORMATS),
+            "media_types": [f"image/{name.lower()}" for name in c.IMAGE_FORMATS],
+            "max_bytes": c.MAX_IMAGE_BYTES,
+            "min_side": c.MIN_IMAGE_SIDE,
+        }
+        if self.check_aspect:
+            rules["aspect"] = {"min": 1 / c.MAX_ASPECT, "max": c.MAX_ASPECT}
+        return rules
+
+
+#: The first frame and the reference pictures; the last frame, whose shape is not checked (seed).
+IMAGE_RULES = ImageRules()
+TAIL_IMAGE_RULES = ImageRules(check_aspect=False)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Parameter:
     """One request parameter and its rules; ``children`` are an object's fields or an item's."""
 
@@ -46,6 +70,7 @@ class Parameter:
     max_items: int | None = None
     example: Any = None
     children: tuple[Parameter, ...] = ()
+    image: ImageRules | None = None
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -145,6 +170,7 @@ I2V_PARAMETERS = (
         type=ParamType.STRING,
         description=f"First frame of the video. {_IMAGE}{_ASPECT}. Give image, image_tail or both.",
         example=_EXAMPLE_IMAGE,
+        image=IMAGE_RULES,
     ),
     Parameter(
         name="image_tail",
@@ -152,6 +178,7 @@ I2V_PARAMETERS = (
         description=f"Last frame of the video, only with mode {c.Mode.PRO}. {_IMAGE}. "
         "Give image, image_tail or both.",
         example="https://example.com/last-frame.png",
+        image=TAIL_IMAGE_RULES,
     ),
     Parameter(
         name="prompt",
@@ -208,6 +235,7 @@ MULTI_I2V_PARAMETERS = (
                 description=f"One reference image. {_IMAGE}{_ASPECT}.",
                 required=True,
                 example="https://example.com/cat.png",
+                image=IMAGE_RULES,
             ),
         ),
     ),
@@ -255,6 +283,8 @@ MODELS: dict[c.Model, ModelInfo] = {
     ),
 }
 
+#: The extension keyword that carries an image parameter's rules (``ImageRules.schema``).
+IMAGE_KEYWORD = "x-image"
 #: JSON Schema keywords of the table's rules.
 _KEYWORDS = {
     "minimum": "minimum",
@@ -276,6 +306,8 @@ def json_schema(parameter: Parameter) -> dict[str, Any]:
     for attribute, keyword in _KEYWORDS.items():
         if (value := getattr(parameter, attribute)) is not None:
             schema[keyword] = value
+    if parameter.image is not None:
+        schema[IMAGE_KEYWORD] = parameter.image.schema()
     if parameter.children:
         fields = _object_schema(parameter.children)
         schema.update(fields if parameter.type is ParamType.OBJECT else {"items": fields})

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from kirin_video.contract import catalog as c
-from kirin_video.contract.parameters import PARAMETERS, Parameter, ParamType
+from kirin_video.contract.parameters import IMAGE_KEYWORD, PARAMETERS, Parameter, ParamType
 
 Image = Annotated[str, Field(description="raw base64 (no data: prefix) or an http(s) URL")]
 Prompt = Annotated[str, Field(min_length=1, max_length=c.MAX_PROMPT_CHARS)]
@@ -64,7 +64,7 @@ def _annotation(parameter: Parameter) -> Any:
 
 
 def _field(parameter: Parameter) -> tuple[Any, Any]:
-    """Type and field of a parameter: required, defaulted, or optional (``null``)."""
+    """Type and field of a parameter: required, defaulted, or optional (``null``); image rules."""
     annotation = _annotation(parameter)
     if not parameter.required and parameter.default is None:
         annotation = annotation | None
@@ -72,6 +72,9 @@ def _field(parameter: Parameter) -> tuple[Any, Any]:
         ... if parameter.required else parameter.default,
         description=parameter.description,
         examples=None if parameter.example is None else [parameter.example],
+        json_schema_extra=None
+        if parameter.image is None
+        else {IMAGE_KEYWORD: parameter.image.schema()},
     )
     return annotation, info
 
