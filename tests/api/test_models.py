@@ -23,7 +23,8 @@ def test_models_state_the_image_rules_machine_readably(client: TestClient) -> No
     i2v, multi = ({m["id"]: m["parameters"] for m in models}[k] for k in MODEL_IDS)
     first, tail = i2v["image"]["x-image"], i2v["image_tail"]["x-image"]
     reference = multi["image_list"]["items"]["properties"]["image"]["x-image"]
-    assert first == reference == {
+    assert first == reference
+    assert first == {
         "formats": ["JPEG", "PNG"],
         "media_types": ["image/jpeg", "image/png"],
         "max_bytes": 10 * 1024 * 1024,
