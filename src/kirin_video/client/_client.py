@@ -171,8 +171,8 @@ class Client:
                     if not response.is_success:
                         response.read()
                     if response.status_code in s.NO_ROUTE:
-                        self.get(task)  # raises TaskNotFound when the task is what is missing
-                        raise s.no_stream(response)
+                        # a missing task raises TaskNotFound here; a found one, no stream
+                        raise s.NoStream(response, self.get(task))
                     if not s.opened(response):
                         return
                     for sse in s.events(response, deadline):
@@ -220,6 +220,7 @@ class Client:
         waiter = p.Waiter(
             task, timeout=timeout, interval=self.poll_interval, raise_on_failure=raise_on_failure
         )
+        latest: Task | None = None
         if self._streams:
             try:
                 for current in self._stream(task, deadline=waiter.deadline):
@@ -227,22 +228,27 @@ class Client:
                         on_progress(current)
                     if waiter.settled(current):
                         return current
+            except s.NoStream as missing:
+                self._streams, latest = False, missing.task
             except e.NotSupported:
                 self._streams = False
-            except (e.APIError, e.TransportError):
-                pass  # polling retries a passing failure and raises any other
+            except (e.APIError, e.TransportError) as error:
+                if p.retry_delay(error, 0.0) is None:
+                    raise  # polling would meet it again
         while True:
-            try:
-                current = self.get(task)
-            except e.KirinError as error:
-                time.sleep(waiter.after_error(error))
-                continue
+            if latest is None:
+                try:
+                    latest = self.get(task)
+                except e.KirinError as error:
+                    time.sleep(waiter.after_error(error))
+                    continue
             if on_progress is not None:
-                on_progress(current)
-            pause = waiter.after(current)
+                on_progress(latest)
+            pause = waiter.after(latest)
             if pause is None:
-                return current
+                return latest
             time.sleep(pause)
+            latest = None
 
     def download(
         self, task: Task | str, path: str | os.PathLike[str], *, watermarked: bool = False
@@ -395,8 +401,8 @@ class AsyncClient:
                     if not response.is_success:
                         await response.aread()
                     if response.status_code in s.NO_ROUTE:
-                        await self.get(task)  # raises TaskNotFound when the task is what is missing
-                        raise s.no_stream(response)
+                        # a missing task raises TaskNotFound here; a found one, no stream
+                        raise s.NoStream(response, await self.get(task))
                     if not s.opened(response):
                         return
                     async for sse in s.aevents(response, deadline):
@@ -444,6 +450,7 @@ class AsyncClient:
         waiter = p.Waiter(
             task, timeout=timeout, interval=self.poll_interval, raise_on_failure=raise_on_failure
         )
+        latest: Task | None = None
         if self._streams:
             try:
                 async for current in self._stream(task, deadline=waiter.deadline):
@@ -451,22 +458,27 @@ class AsyncClient:
                         on_progress(current)
                     if waiter.settled(current):
                         return current
+            except s.NoStream as missing:
+                self._streams, latest = False, missing.task
             except e.NotSupported:
                 self._streams = False
-            except (e.APIError, e.TransportError):
-                pass  # polling retries a passing failure and raises any other
+            except (e.APIError, e.TransportError) as error:
+                if p.retry_delay(error, 0.0) is None:
+                    raise  # polling would meet it again
         while True:
-            try:
-                current = await self.get(task)
-            except e.KirinError as error:
-                await asyncio.sleep(waiter.after_error(error))
-                continue
+            if latest is None:
+                try:
+                    latest = await self.get(task)
+                except e.KirinError as error:
+                    await asyncio.sleep(waiter.after_error(error))
+                    continue
             if on_progress is not None:
-                on_progress(current)
-            pause = waiter.after(current)
+                on_progress(latest)
+            pause = waiter.after(latest)
             if pause is None:
-                return current
+                return latest
             await asyncio.sleep(pause)
+            latest = None
 
     async def download(
         self, task: Task | str, path: str | os.PathLike[str], *, watermarked: bool = False

@@ -79,13 +79,16 @@ def opened(response: httpx.Response) -> bool:
     return True
 
 
-def no_stream(response: httpx.Response) -> e.NotSupported:
-    """The error for a server whose task exists but which has no stream route."""
-    return e.NotSupported(
-        f"this server has no task stream (GET …/{ACTION} answered {response.status_code})",
-        status_code=response.status_code,
-        request_id=response.headers.get(p.REQUEST_ID),
-    )
+class NoStream(e.NotSupported):
+    """The server has no stream route; ``task`` is what the ``get`` that told so found."""
+
+    def __init__(self, response: httpx.Response, task: Task) -> None:
+        super().__init__(
+            f"this server has no task stream (GET …/{ACTION} answered {response.status_code})",
+            status_code=response.status_code,
+            request_id=response.headers.get(p.REQUEST_ID),
+        )
+        self.task = task
 
 
 def closed_early() -> e.TransportError:
