@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,3 +219,19 @@ def test_worker_needs_a_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["worker", "--device", "cpu"])
     assert result.exit_code == 2
     assert "KIRIN_BROKER_URL must name the broker" in result.output
+
+
+def test_run_draws_its_progress_bar_from_the_task_stream(
+    images: list[Path], tmp_path: Path, live: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kirin_video.access")
+    out = tmp_path / "streamed.mp4"
+    result = runner.invoke(
+        app, ["run", "kirin_v1_6_i2v", "--image", str(images[0]), "-o", str(out), *live]
+    )
+    assert result.exit_code == 0, result.output
+    assert "completed" in result.output and "100%" in result.output
+    requests = [r.getMessage() for r in caplog.records if r.name == "kirin_video.access"]
+    assert [m for m in requests if m.startswith("GET") and "/stream -> 200" in m]
+    polls = [m for m in requests if re.match(r"GET /model/v1/generation/task/[^/ ]+ ->", m)]
+    assert polls == []  # no poll: the stream carried every state
