@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 
 import httpx
+from httpx_sse import connect_sse
 
 from tests.conftest import b64, make_image
 from tests.e2e.cluster import PrivatePostgres
@@ -55,3 +58,33 @@ def test_routes_answer_503_while_the_database_is_down_and_recover_after(
         ), {name: answer.text for name, answer in again.items()}
         assert client.get("/readyz").status_code == 200
     assert postgres.count("tasks") == 2  # the first task and the one after: none half-made
+
+
+def test_an_open_stream_rides_out_the_outage_and_a_new_one_is_refused_with_503(
+    postgres: PrivatePostgres, server: Callable[..., ServerProcess]
+) -> None:
+    node = server(
+        KIRIN_DATABASE_URL=postgres.url,
+        KIRIN_WORKERS="0",
+        KIRIN_STREAM_POLL_S="0.1",
+        KIRIN_STREAM_PING_S="0.2",
+    )
+    with node.client() as client:
+        task_id = client.post(GENERATION, json=I2V).json()["id"]
+        stream = f"{GENERATION}/task/{task_id}/stream"
+        statuses: list[str] = []
+        with connect_sse(client, "GET", stream) as source:
+            for sse in source.iter_sse():
+                if sse.event != "task":
+                    continue  # httpx-sse dispatches an empty message at a keep-alive
+                statuses.append(json.loads(sse.data)["status"])
+                if len(statuses) > 1:
+                    break
+                postgres.stop()
+                refused = httpx.get(f"{node.url}{stream}", headers=client.headers, timeout=10)
+                assert refused.status_code == 503, refused.text
+                assert refused.json()["error"]["code"] == "8002005099"
+                time.sleep(1)  # the open stream keeps reading, and failing, meanwhile
+                postgres.start()
+                assert client.post(f"{GENERATION}/task/{task_id}/cancel").status_code == 200
+    assert statuses == ["in_progress", "failed"]

@@ -34,6 +34,8 @@ def _create(client: httpx.Client) -> str:
 
 def _tasks(events: Iterator[ServerSentEvent]) -> Iterator[tuple[str, dict[str, Any]]]:
     for sse in events:
+        if sse.event == "message" and not sse.data:
+            continue  # httpx-sse dispatches an empty message at a keep-alive's blank line
         assert sse.event == "task"
         yield sse.id, json.loads(sse.data)
 
