@@ -13,7 +13,7 @@ from kirin_video.api.errors import install_error_handlers
 from kirin_video.api.limits import BodyLimitMiddleware
 from kirin_video.api.openapi import install_openapi
 from kirin_video.api.request_id import RequestIdMiddleware
-from kirin_video.api.routes import files, health, models
+from kirin_video.api.routes import files, health, models, playground
 from kirin_video.api.services import build_services
 from kirin_video.config import Settings
 from kirin_video.engines.base import Engine
@@ -26,6 +26,7 @@ ROUTERS = (
     (models.router, ("", "/model")),
     (health.router, ("",)),
     (files.router, ("",)),
+    (playground.router, ("",)),
 )
 
 
