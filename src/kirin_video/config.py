@@ -26,6 +26,16 @@ DEFAULT_PRICES: dict[str, Decimal] = {
 }
 
 
+#: Run deadlines (seconds) by mode and duration: several times what one H100 takes with the
+#: 14B model, so a real GPU meets them with room and only a stuck run reaches them.
+DEFAULT_TASK_TIMEOUTS: dict[str, float] = {
+    "std:5": 1800.0,
+    "std:10": 3600.0,
+    "pro:5": 3600.0,
+    "pro:10": 7200.0,
+}
+
+
 class Settings(BaseSettings):
     """Every knob of the server, worker and CLI, read from ``KIRIN_*`` variables."""
 
@@ -93,6 +103,10 @@ class Settings(BaseSettings):
     file_url_ttl_s: int = 24 * 3600
     workers: int = Field(default=1, ge=0)  # embedded worker threads; 0 = API only
     max_attempts: int = 3  # tries of a task whose worker dies under it, then 8002005098
+    # The engine in a child process per slot (docs/deploy.md, "Faults"); false: in the worker.
+    engine_child: bool = True
+    task_timeout_s: float | None = Field(default=None, gt=0)  # every run; default: by mode
+    cancel_grace_s: float = Field(default=5.0, ge=0)  # a told child gets this long to stop
     stream_poll_s: float = Field(default=0.5, gt=0)  # how often a task stream reads its task
     stream_ping_s: float = Field(default=15.0, gt=0)  # keep-alive comments on an idle stream
 
@@ -121,6 +135,12 @@ class Settings(BaseSettings):
     @property
     def outputs_dir(self) -> Path:
         return self.data_dir / "outputs"
+
+    def task_timeout(self, *, mode: str, duration: int) -> float:
+        """A run's deadline in seconds: ``KIRIN_TASK_TIMEOUT_S``, else the default by mode."""
+        if self.task_timeout_s is not None:
+            return self.task_timeout_s
+        return DEFAULT_TASK_TIMEOUTS.get(f"{mode}:{duration}", max(DEFAULT_TASK_TIMEOUTS.values()))
 
     def price(self, *, model: str, mode: str, duration: int) -> Decimal:
         """Cost of one task from the price table, most specific entry first."""

@@ -56,6 +56,23 @@ def test_a_beating_worker_keeps_its_task_and_a_silent_one_loses_it(
     assert registry.alive(lease_s=LEASE_S) == []
 
 
+def test_a_run_past_its_deadline_loses_its_lease_though_its_worker_beats(
+    service: TaskService,
+) -> None:
+    registry = WorkerRegistry(service.db)
+    sweeper = Sweeper(service=service, registry=registry, lease_s=LEASE_S, on_requeued=print)
+    stuck = _create(service)
+    heartbeat = Heartbeat("host:1:stuck", service=service, registry=registry, interval_s=0.1)
+    heartbeat.start(kind="embedded", engine="preview", device=None)
+    service.claim(stuck, worker=heartbeat.worker)
+    with heartbeat.running(stuck, until=time.time() + LEASE_S / 2):  # an engine that never returns
+        time.sleep(LEASE_S * 2)
+        assert sweeper.sweep() == [stuck]
+    assert service.status(stuck) == Status.PENDING
+    assert [w.id for w in registry.alive(lease_s=LEASE_S)] == [heartbeat.worker]  # still alive
+    heartbeat.stop()
+
+
 def test_the_registry_forgets_workers_long_silent(service: TaskService) -> None:
     registry = WorkerRegistry(service.db)
     registry.register("w", kind="celery", engine="preview", device="cuda:0")

@@ -85,6 +85,7 @@ class Services:
             self.worker.stop(grace_s=self.settings.shutdown_grace_s)
         self.sweeper.stop()
         self.dispatcher.stop()
+        self.runtime.close()
         self.db.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from kirin_video.config import Settings
 from kirin_video.engines.base import Engine
@@ -27,13 +28,18 @@ def diffusers_ready(settings: Settings) -> tuple[bool, str]:
     return True, f"CUDA and weights for {settings.model_path}"
 
 
-def load_engine(settings: Settings) -> Engine:
-    """The engine for ``KIRIN_ENGINE``; ``auto`` picks diffusers where a GPU and weights are."""
-    name = settings.engine
-    if name == "auto":
-        ready, reason = diffusers_ready(settings)
-        name = "diffusers" if ready else "preview"
-        log.info("KIRIN_ENGINE=auto: %s (%s)", name, reason)
+def choose_engine(settings: Settings) -> Literal["diffusers", "preview"]:
+    """The engine ``KIRIN_ENGINE`` names; ``auto`` picks diffusers where a GPU and weights are."""
+    if settings.engine != "auto":
+        return settings.engine
+    ready, reason = diffusers_ready(settings)
+    name: Literal["diffusers", "preview"] = "diffusers" if ready else "preview"
+    log.info("KIRIN_ENGINE=auto: %s (%s)", name, reason)
+    return name
+
+
+def make_engine(name: Literal["diffusers", "preview"], settings: Settings) -> Engine:
+    """Build the named engine (in the process that will run it)."""
     if name == "diffusers":
         from kirin_video.engines.wan_vace import DiffusersEngine
 
@@ -43,3 +49,8 @@ def load_engine(settings: Settings) -> Engine:
 
     log.info("engine: preview (renders from the inputs alone, no model)")
     return PreviewEngine()
+
+
+def load_engine(settings: Settings) -> Engine:
+    """The engine for ``KIRIN_ENGINE``, built here."""
+    return make_engine(choose_engine(settings), settings)

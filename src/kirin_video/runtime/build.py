@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from kirin_video.config import Settings
 from kirin_video.engines.base import Engine
-from kirin_video.engines.registry import load_engine
+from kirin_video.engines.registry import choose_engine, make_engine
+from kirin_video.runtime.child import ChildEngine
 from kirin_video.runtime.embedded import EmbeddedWorker
 from kirin_video.runtime.execute import Runtime
 from kirin_video.runtime.sweeper import Sweeper
@@ -47,7 +49,23 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         settings=settings,
         service=service,
         storage=open_storage(settings),
-        engine=engine or load_engine(settings),
+        engine=engine or settings_engine(settings),
+    )
+
+
+def settings_engine(settings: Settings) -> Engine:
+    """The engine of ``KIRIN_ENGINE``, in child processes unless ``KIRIN_ENGINE_CHILD=false``."""
+    name = choose_engine(settings)
+    if not settings.engine_child:
+        return make_engine(name, settings)
+    return ChildEngine(
+        partial(make_engine, name, settings),
+        name=name,
+        timeout_s=lambda job: settings.task_timeout(
+            mode=job.mode, duration=round(job.geometry.duration)
+        ),
+        cancel_grace_s=settings.cancel_grace_s,
+        slots=settings.workers,
     )
 
 

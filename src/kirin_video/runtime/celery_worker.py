@@ -10,6 +10,7 @@ from typing import Any
 from celery import signals
 
 from kirin_video.config import Settings
+from kirin_video.contract.catalog import Status
 from kirin_video.runtime.broker import QUEUE, RUN_TASK
 from kirin_video.runtime.build import build_node
 from kirin_video.runtime.execute import Runtime, execute_next
@@ -38,8 +39,8 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
         try:
             ran = execute_next(runtime, heartbeat)
             log.info("ticket %s: ran %s", ticket, ran or "nothing (no task waiting)")
-            if runtime.hand_back.is_set() and ran is not None:
-                tickets.publish(ran)  # handed back: let another worker take it now
+            if ran is not None and runtime.service.status(ran) == Status.PENDING:
+                tickets.publish(ran)  # handed back or to be tried again: a worker takes it now
         finally:
             free.put(heartbeat)
 
@@ -63,6 +64,7 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
         sweeper.stop()
         for heartbeat in slots:
             heartbeat.stop()
+        runtime.close()
         runtime.service.db.close()
 
 

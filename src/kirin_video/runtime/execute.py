@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -25,6 +25,7 @@ from kirin_video.media.encode import EncodedVideo, encode_outputs
 from kirin_video.media.frames import rgb_pixels
 from kirin_video.media.intake import decode_image
 from kirin_video.media.postprocess import conform
+from kirin_video.runtime.child import ChildEngine, DeadlineExceeded, EngineCrashed
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.progress import ProgressReporter, Stopped
 from kirin_video.storage.base import Storage
@@ -34,6 +35,7 @@ from kirin_video.tasks.snapshot import OutputFile, OutputKind, Usage
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 GENERATE_SHARE = 0.85  # of the progress bar; encoding takes the rest
 RECORD_RETRY_S = 1.0  # how often a run's end is written again while the database is away
 
@@ -49,6 +51,11 @@ class Runtime:
     #: Set when the process is shutting down and may not finish: running tasks go back to the queue.
     hand_back: threading.Event = field(default_factory=threading.Event)
 
+    def close(self) -> None:
+        """Stop what the engine runs in (its child processes), once no task runs."""
+        if isinstance(self.engine, ChildEngine):
+            self.engine.close()
+
 
 class HandBack(Exception):
     """The worker is shutting down: give the task back to the queue instead of finishing it."""
@@ -59,7 +66,7 @@ def execute_next(runtime: Runtime, heartbeat: Heartbeat) -> str | None:
     while (task_id := runtime.service.next_pending()) is not None:
         claimed = runtime.service.claim(task_id, worker=heartbeat.worker)
         if claimed is not None:  # else another worker took it first: ask again
-            with heartbeat.running(task_id):
+            with heartbeat.running(task_id, until=run_deadline(runtime.settings, claimed)):
                 _execute_claimed(claimed, runtime, heartbeat.worker)
             return task_id
     return None
@@ -72,6 +79,13 @@ def execute(task_id: str, runtime: Runtime, *, worker: str) -> None:
         _execute_claimed(claimed, runtime, worker)
 
 
+def run_deadline(settings: Settings, claimed: Claimed) -> float:
+    """When a run's lease stops being renewed: its deadline and the grace to stop its engine."""
+    params = claimed.task.params
+    timeout = settings.task_timeout(mode=params["mode"], duration=params["duration"])
+    return time.time() + timeout + settings.cancel_grace_s
+
+
 def _execute_claimed(claimed: Claimed, runtime: Runtime, worker: str) -> None:
     task_id = claimed.task.id
     workdir = Path(tempfile.mkdtemp(prefix="kirin-"))
@@ -82,6 +96,12 @@ def _execute_claimed(claimed: Claimed, runtime: Runtime, worker: str) -> None:
         log.info("task %s handed back to the queue (worker %s shutting down)", task_id, worker)
     except Stopped:
         log.info("task %s stopped while running (%s)", task_id, runtime.service.status(task_id))
+    except (EngineCrashed, DeadlineExceeded) as exc:  # the run broke, not the task: try again
+        reason = str(exc)
+        moved = _until_recorded(
+            runtime, task_id, lambda: runtime.service.retry(task_id, worker=worker, reason=reason)
+        )
+        log.warning("task %s: %s; task now %s", task_id, reason, moved or "not ours")
     except KirinError as exc:
         _fail(runtime, task_id, code=exc.code, message=exc.message, worker=worker)
     except Exception as exc:  # its text may hold paths and internals: those go to the log only
@@ -155,7 +175,7 @@ def _fail(runtime: Runtime, task_id: str, *, code: ErrorCode, message: str, work
     )
 
 
-def _until_recorded(runtime: Runtime, task_id: str, write: Callable[[], bool]) -> bool:
+def _until_recorded(runtime: Runtime, task_id: str, write: Callable[[], T]) -> T:
     """Write a run's end, again each second while the database is unreachable: work is kept.
 
     The heartbeat keeps renewing the lease meanwhile, so once the database answers the write

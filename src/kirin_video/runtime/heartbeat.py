@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,6 +28,7 @@ class Heartbeat:
     ) -> None:
         self.worker = worker
         self.task_id: str | None = None  # set by the worker loop while it runs one
+        self._until: float | None = None
         self._service = service
         self._registry = registry
         self._interval_s = interval_s
@@ -50,20 +52,27 @@ class Heartbeat:
             log.warning("could not retire worker %s from the registry", self.worker)
 
     @contextmanager
-    def running(self, task_id: str) -> Iterator[None]:
-        """Renew ``task_id``'s lease while the block runs."""
-        self.task_id = task_id
+    def running(self, task_id: str, *, until: float | None = None) -> Iterator[None]:
+        """Renew ``task_id``'s lease while the block runs, but not past ``until`` (Unix time).
+
+        A run stuck past its deadline then loses its lease, and the sweeper requeues the task.
+        """
+        self.task_id, self._until = task_id, until
         try:
             yield
         finally:
-            self.task_id = None
+            self.task_id = self._until = None
 
     def beat(self) -> None:
-        """Once, now: the registry row, and the running task's lease."""
-        task_id = self.task_id
+        """Once, now: the registry row, and the running task's lease while it is in time."""
+        task_id, until = self.task_id, self._until
         self._registry.beat(self.worker, task_id=task_id)
-        if task_id is not None:
-            self._service.renew(task_id, worker=self.worker)
+        if task_id is None:
+            return
+        if until is not None and time.time() > until:
+            log.warning("task %s: past its deadline, its lease is no longer renewed", task_id)
+            return
+        self._service.renew(task_id, worker=self.worker)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval_s):

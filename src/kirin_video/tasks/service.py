@@ -366,6 +366,31 @@ class TaskService:
             finished_ts=time.time(),
         )
 
+    def retry(self, task_id: str, *, worker: str, reason: str) -> Status | None:
+        """Requeue ``worker``'s run that broke (its engine died, or ran out of time).
+
+        The try counts: after ``max_attempts`` the task fails with ``reason``. Answers the status
+        the task moved to, None if it was cancelled or taken over meanwhile.
+        """
+        with self.db.session() as session:
+            attempts = session.scalar(select(Task.attempts).where(*_held_by(task_id, worker)))
+        if attempts is None:
+            return None
+        if attempts < self.max_attempts:
+            moved = self._move(
+                task_id,
+                Status.PENDING,
+                guard=_held_by(task_id, worker),
+                progress=0.0,
+                worker=None,
+                heartbeat_ts=None,
+            )
+            return Status.PENDING if moved else None
+        message = f"{reason} on try {attempts} of {self.max_attempts}; giving up"
+        code = ErrorCode.GENERATION_FAILED
+        failed = self.fail(task_id, code=code, message=message, worker=worker)
+        return Status.FAILED if failed else None
+
     def recover(
         self, *, lease_s: float, is_dead: Callable[[str], bool] = lambda _worker: False
     ) -> list[str]:

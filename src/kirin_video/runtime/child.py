@@ -1,0 +1,289 @@
+"""The engine in a child process per worker slot, so a crash, a hang or a cancel is a process's.
+
+A child loads its engine once and takes jobs over a pipe. It answers with progress and, at the
+end, the path of a ``.npy`` file it wrote the frames to, which the worker maps into memory
+instead of unpickling frames. A child that dies fails only its job (``EngineCrashed``); one past
+the job's deadline (``DeadlineExceeded``), or that does not stop within the grace after being
+told, is killed. Either way a fresh child starts at once and loads the engine again, while the
+server and the other slots carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kirin_video.contract.errors import ErrorCode, KirinError
+from kirin_video.engines.base import Clip, Engine, Job, ProgressFn
+
+log = logging.getLogger(__name__)
+
+#: Builds the engine inside the child; a module-level callable (or a partial of one), since the
+#: child is spawned, not forked: CUDA and threads do not survive a fork.
+EngineFactory = Callable[[], Engine]
+#: How often a waiting worker hands progress on even when the child is quiet: each hand-off
+#: asks whether the task is still ours, so a cancel is seen within this time.
+CHECK_S = 0.5
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+class EngineCrashed(Exception):
+    """The engine's process died under a job: a segfault, an abort, the OOM killer."""
+
+
+class DeadlineExceeded(Exception):
+    """The job ran past its deadline; its child was killed."""
+
+
+class EngineError(Exception):
+    """The engine raised inside the child; the text is its type, message and traceback."""
+
+
+class ChildEngine:
+    """An ``Engine`` whose work runs in child processes, one per concurrent caller (slot)."""
+
+    def __init__(
+        self,
+        factory: EngineFactory,
+        *,
+        name: str,
+        timeout_s: Callable[[Job], float],
+        cancel_grace_s: float,
+        slots: int = 1,
+    ) -> None:
+        self.name = name
+        self._factory = factory
+        self._timeout_s = timeout_s
+        self._grace_s = cancel_grace_s
+        self._slots = max(1, slots)
+        self._idle: queue.SimpleQueue[_Child] = queue.SimpleQueue()
+        self._all: list[_Child] = []
+        self._lock = threading.Lock()
+        self._frames = Path(tempfile.mkdtemp(prefix="kirin-frames-"))
+
+    def warm(self) -> None:
+        """Start a child per slot now, so each loads its engine before the first task."""
+        while len(self._all) < self._slots:
+            self._idle.put(self._spawn())
+
+    def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
+        child = self._checkout()
+        path = self._frames / f"{child.pid}-{time.monotonic_ns()}.npy"
+        try:
+            clip = self._run(child, job, path, on_progress)
+        except BaseException:
+            self._idle.put(child if child.alive() else self._replace(child))
+            raise
+        finally:
+            path.unlink(missing_ok=True)  # mapped already, or left by a job that broke off
+        self._idle.put(child)
+        return clip
+
+    def close(self) -> None:
+        """Stop every child (the server or worker is shutting down)."""
+        with self._lock:
+            children, self._all = self._all, []
+        for child in children:
+            child.kill()
+        shutil.rmtree(self._frames, ignore_errors=True)
+
+    def children(self) -> list[int]:
+        """The pids of the live children, for operators and tests."""
+        with self._lock:
+            return [child.pid for child in self._all if child.alive()]
+
+    def _run(self, child: _Child, job: Job, path: Path, on_progress: ProgressFn) -> Clip:
+        timeout_s = self._timeout_s(job)
+        deadline = time.monotonic() + timeout_s
+        child.send(("job", job, str(path)))
+        last = 0.0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._kill(child, f"past its deadline of {timeout_s:.0f} s")
+                raise DeadlineExceeded(f"generation: ran out of time ({timeout_s:.0f} s)")
+            message = child.receive(min(CHECK_S, remaining))
+            try:
+                if message is None:
+                    on_progress(last)  # still ours? raises on a cancel or a shutdown
+                    continue
+                kind, *body = message
+                if kind == "progress":
+                    last = float(body[0])
+                    on_progress(last)
+                elif kind == "done":
+                    return _load_clip(Path(body[0]), fps=float(body[1]))
+                elif kind == "error":
+                    raise _engine_error(*body)
+            except (EngineError, KirinError):
+                raise
+            except BaseException:
+                self._stop(child)
+                raise
+
+    def _stop(self, child: _Child) -> None:
+        """Tell the child to drop its job; kill it if it has not within the grace."""
+        child.send(("stop",))
+        deadline = time.monotonic() + self._grace_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = child.receive(remaining)
+            if message is not None and message[0] in ("stopped", "done", "error"):
+                return
+        self._kill(child, f"still running {self._grace_s:.1f} s after it was told to stop")
+
+    def _kill(self, child: _Child, why: str) -> None:
+        log.warning("engine child %s killed: %s", child.pid, why)
+        child.kill()
+
+    def _checkout(self) -> _Child:
+        try:
+            child = self._idle.get_nowait()
+        except queue.Empty:
+            child = self._spawn()  # more callers than slots warmed: one more child
+        return child if child.alive() else self._replace(child)
+
+    def _replace(self, dead: _Child) -> _Child:
+        with self._lock:
+            if dead in self._all:
+                self._all.remove(dead)
+        log.info("engine child %s gone (exit code %s); starting another", dead.pid, dead.exitcode)
+        return self._spawn()
+
+    def _spawn(self) -> _Child:
+        child = _Child(self._factory)
+        with self._lock:
+            self._all.append(child)
+        return child
+
+
+class _Child:
+    """One child process and the parent's end of its pipe."""
+
+    def __init__(self, factory: EngineFactory) -> None:
+        self._conn, theirs = _CONTEXT.Pipe()
+        self._process = _CONTEXT.Process(
+            target=serve, args=(theirs, factory), name="kirin-engine", daemon=True
+        )
+        self._process.start()
+        theirs.close()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid or 0
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.exitcode
+
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self._conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, OSError) as exc:
+            raise self._crashed() from exc
+
+    def receive(self, timeout: float) -> tuple[Any, ...] | None:
+        """The child's next message, None if none came in ``timeout``; raises if it died."""
+        try:
+            if not self._conn.poll(timeout):
+                return None
+            message: tuple[Any, ...] = self._conn.recv()
+        except (EOFError, ConnectionResetError, OSError) as exc:
+            raise self._crashed() from exc
+        return message
+
+    def kill(self) -> None:
+        self._process.kill()
+        self._process.join(10)
+        self._conn.close()
+
+    def _crashed(self) -> EngineCrashed:
+        self._process.join(5)
+        return EngineCrashed(f"generation: the engine process died (exit code {self.exitcode})")
+
+
+def _load_clip(path: Path, *, fps: float) -> Clip:
+    """The frames the child wrote, mapped rather than read; the file goes once it is mapped."""
+    frames = np.load(path, mmap_mode="r")
+    path.unlink()
+    return Clip(frames=list(frames), fps=fps)
+
+
+def _engine_error(code: str | None, message: str, detail: str | None) -> Exception:
+    if code is not None:
+        return KirinError(message, code=ErrorCode(code))
+    return EngineError(f"{message}\n{detail or ''}".rstrip())
+
+
+# The child's side.
+
+
+class _Stop(Exception):
+    """The parent told the child to drop its job."""
+
+
+def serve(conn: Connection, factory: EngineFactory) -> None:
+    """The child's loop: build the engine once, then run each job the parent sends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the parent decides
+    engine: Engine | BaseException
+    try:
+        engine = factory()
+        engine.warm()
+    except Exception as exc:  # every job will say why, as a failed warm-up does in-process
+        engine = exc
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if message[0] == "job":
+            conn.send(_job(conn, engine, message[1], Path(message[2])))
+
+
+def _job(conn: Connection, engine: Engine | BaseException, job: Job, path: Path) -> tuple[Any, ...]:
+    def progress(value: float) -> None:
+        while conn.poll():
+            if conn.recv()[0] == "stop":
+                raise _Stop
+        conn.send(("progress", value))
+
+    try:
+        if isinstance(engine, BaseException):
+            raise engine
+        clip = engine.generate(job, progress)
+        _save_clip(clip, path)
+    except _Stop:
+        return ("stopped",)
+    except KirinError as exc:
+        return ("error", exc.code.value, exc.message, None)
+    except Exception as exc:
+        return ("error", None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    return ("done", str(path), clip.fps)
+
+
+def _save_clip(clip: Clip, path: Path) -> None:
+    if not clip.frames:
+        raise ValueError("the engine returned no frames")
+    height, width = clip.frames[0].shape[:2]
+    out = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.uint8, shape=(len(clip.frames), height, width, 3)
+    )
+    for index, frame in enumerate(clip.frames):
+        out[index] = frame
+    out.flush()
+    del out

@@ -1,0 +1,147 @@
+"""The engine in a child process: frames back through a file, crash, deadline, stop and kill."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from kirin_video.contract.catalog import Model, output_geometry
+from kirin_video.engines.base import Job
+from kirin_video.runtime.child import (
+    ChildEngine,
+    DeadlineExceeded,
+    EngineCrashed,
+    EngineError,
+    EngineFactory,
+)
+from kirin_video.runtime.progress import Stopped
+from tests.runtime import fault_engines as faults
+
+JOB = Job(
+    model=Model.I2V,
+    geometry=output_geometry(
+        model=Model.I2V, mode="std", duration=5, aspect_ratio=None, first_image_size=(480, 320)
+    ),
+    seed=1,
+)
+
+Make = Callable[..., ChildEngine]
+
+
+@pytest.fixture
+def make() -> Iterator[Make]:
+    engines: list[ChildEngine] = []
+
+    def build(factory: EngineFactory, *, timeout_s: float = 60, grace_s: float = 2) -> ChildEngine:
+        engine = ChildEngine(
+            factory, name="test", timeout_s=lambda _job: timeout_s, cancel_grace_s=grace_s
+        )
+        engine.warm()
+        engines.append(engine)
+        return engine
+
+    yield build
+    for engine in engines:
+        engine.close()
+
+
+def _gone(pid: int, *, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_frames_come_back_exactly_and_progress_is_handed_on(make: Make) -> None:
+    engine = make(faults.Steady)
+    seen: list[float] = []
+    clip = engine.generate(JOB, seen.append)
+    assert (len(clip.frames), clip.fps) == (21, faults.FPS)
+    assert [int(frame[1, 1, 0]) for frame in clip.frames] == list(range(21))
+    assert clip.frames[0].shape == (*faults.SIZE, 3)
+    child = engine.children()
+    assert int(clip.frames[0][0, 0, 0]) == child[0] % 256  # rendered in the child, not here
+    assert seen[:3] == [0.0, 0.1, 0.2]
+    assert engine.generate(JOB, seen.append).fps == faults.FPS  # the same child, loaded once
+    assert engine.children() == child
+    assert not list(engine._frames.iterdir())  # each frames file goes once it is mapped
+
+
+def test_a_child_that_aborts_fails_its_job_and_a_fresh_one_takes_the_next(
+    make: Make, tmp_path: Path
+) -> None:
+    engine = make(partial(faults.AbortsOnce, str(tmp_path / "died")))
+    first = engine.children()
+    with pytest.raises(EngineCrashed, match=r"died \(exit code -6\)"):
+        engine.generate(JOB, lambda _v: None)
+    assert _gone(first[0], within_s=5)
+    clip = engine.generate(JOB, lambda _v: None)
+    assert len(clip.frames) == 21 and engine.children() != first
+
+
+def test_a_hung_child_is_killed_at_the_deadline(make: Make) -> None:
+    engine = make(faults.Hangs, timeout_s=1.5)
+    child = engine.children()[0]
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match=r"ran out of time \(2 s\)"):
+        engine.generate(JOB, lambda _v: None)
+    assert 1.4 < time.monotonic() - started < 4
+    assert _gone(child, within_s=5)
+    assert len(engine.children()) == 1  # already restarted, loading for the next job
+
+
+def _cancel_after(seconds: float) -> Callable[[float], None]:
+    """An ``on_progress`` that raises ``Stopped`` (the task was cancelled) after ``seconds``."""
+    stop_at = time.monotonic() + seconds
+
+    def report(_value: float) -> None:
+        if time.monotonic() > stop_at:
+            raise Stopped
+
+    return report
+
+
+def test_a_told_child_stops_within_a_second_and_is_kept(make: Make) -> None:
+    engine = make(faults.Endless)
+    child = engine.children()
+    started = time.monotonic()
+    with pytest.raises(Stopped):
+        engine.generate(JOB, _cancel_after(0.3))
+    assert time.monotonic() - started < 1.3
+    assert engine.children() == child  # stopped cooperatively: nothing to reload
+
+
+def test_a_child_that_ignores_stop_is_killed_after_the_grace(make: Make) -> None:
+    engine = make(faults.IgnoresStop, grace_s=0.5)
+    child = engine.children()[0]
+    started = time.monotonic()
+    with pytest.raises(Stopped):
+        engine.generate(JOB, _cancel_after(0.3))
+    assert time.monotonic() - started < 2
+    assert _gone(child, within_s=5) and len(engine.children()) == 1
+
+
+def test_a_quiet_child_still_hears_a_cancel(make: Make) -> None:
+    engine = make(faults.Hangs, grace_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(Stopped):  # the worker asks on its own every half second
+        engine.generate(JOB, _cancel_after(0.2))
+    assert time.monotonic() - started < 2
+
+
+def test_an_engine_error_comes_back_with_its_traceback(make: Make) -> None:
+    engine = make(faults.Raises)
+    with pytest.raises(EngineError) as caught:
+        engine.generate(JOB, lambda _v: None)
+    assert str(caught.value).startswith("OSError: cannot read /srv/models/")
+    assert "Traceback" in str(caught.value) and "fault_engines.py" in str(caught.value)
+    assert len(engine.children()) == 1  # the child survives its engine's exception
