@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 UV_VERSION ?= 0.13.9
 LOCK := constraints.txt
 
-.PHONY: install lock run test lint typecheck fuzz bench load clean
+.PHONY: install lock run test lint typecheck fuzz bench load chaos clean
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,10 @@ bench: install
 
 load: install
 	$(BIN)/python benchmarks/load.py --clients 16 --seconds 30
+
+# Workers, API nodes, engine children, Redis and PostgreSQL killed under load (docs/reliability.md).
+chaos: install
+	$(BIN)/python -m benchmarks.chaos --tasks 60 --seconds 180
 
 clean:
 	rm -rf $(VENV) kirin-data out .pytest_cache .mypy_cache .ruff_cache
