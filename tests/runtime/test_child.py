@@ -70,10 +70,10 @@ def test_frames_come_back_exactly_and_progress_is_handed_on(make: Make) -> None:
     assert clip.frames[0].shape == (*faults.SIZE, 3)
     child = engine.children()
     assert int(clip.frames[0][0, 0, 0]) == child[0] % 256  # rendered in the child, not here
-    assert seen[:3] == [0.0, 0.1, 0.2]
+    assert seen[0] == 0.0 and seen == sorted(seen)  # handed on, throttled
     assert engine.generate(JOB, seen.append).fps == faults.FPS  # the same child, loaded once
     assert engine.children() == child
-    assert not list(engine._frames.iterdir())  # each frames file goes once it is mapped
+    assert not [f for d in engine._dirs for f in d.iterdir()]  # each goes once it is mapped
 
 
 def test_a_child_that_aborts_fails_its_job_and_a_fresh_one_takes_the_next(

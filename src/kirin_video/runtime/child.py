@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import shutil
 import signal
@@ -37,6 +38,8 @@ EngineFactory = Callable[[], Engine]
 #: How often a waiting worker hands progress on even when the child is quiet: each hand-off
 #: asks whether the task is still ours, so a cancel is seen within this time.
 CHECK_S = 0.5
+#: The child hands progress on at most this often; a stop is heard at every step regardless.
+PROGRESS_EVERY_S = 0.1
 _CONTEXT = multiprocessing.get_context("spawn")
 
 
@@ -72,7 +75,7 @@ class ChildEngine:
         self._idle: queue.SimpleQueue[_Child] = queue.SimpleQueue()
         self._all: list[_Child] = []
         self._lock = threading.Lock()
-        self._frames = Path(tempfile.mkdtemp(prefix="kirin-frames-"))
+        self._dirs = [Path(tempfile.mkdtemp(prefix="kirin-frames-", dir=d)) for d in _frame_dirs()]
 
     def warm(self) -> None:
         """Start a child per slot now, so each loads its engine before the first task."""
@@ -81,7 +84,7 @@ class ChildEngine:
 
     def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
         child = self._checkout()
-        path = self._frames / f"{child.pid}-{time.monotonic_ns()}.npy"
+        path = self._frames_dir(job) / f"{child.pid}-{time.monotonic_ns()}.npy"
         try:
             clip = self._run(child, job, path, on_progress)
         except BaseException:
@@ -98,12 +101,22 @@ class ChildEngine:
             children, self._all = self._all, []
         for child in children:
             child.kill()
-        shutil.rmtree(self._frames, ignore_errors=True)
+        for directory in self._dirs:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def children(self) -> list[int]:
         """The pids of the live children, for operators and tests."""
         with self._lock:
             return [child.pid for child in self._all if child.alive()]
+
+    def _frames_dir(self, job: Job) -> Path:
+        """Shared memory where the frames fit with room to spare, else the temporary directory."""
+        geometry = job.geometry
+        size = geometry.width * geometry.height * 3 * geometry.frames
+        for directory in self._dirs[:-1]:
+            if shutil.disk_usage(directory).free > 2 * size:
+                return directory
+        return self._dirs[-1]
 
     def _run(self, child: _Child, job: Job, path: Path, on_progress: ProgressFn) -> Clip:
         timeout_s = self._timeout_s(job)
@@ -217,6 +230,11 @@ class _Child:
         return EngineCrashed(f"generation: the engine process died (exit code {self.exitcode})")
 
 
+def _frame_dirs() -> list[str | None]:
+    """Where frames files may go, fastest first: shared memory if there is any, then tmp."""
+    return ["/dev/shm", None] if os.path.isdir("/dev/shm") else [None]
+
+
 def _load_clip(path: Path, *, fps: float) -> Clip:
     """The frames the child wrote, mapped rather than read; the file goes once it is mapped."""
     frames = np.load(path, mmap_mode="r")
@@ -256,11 +274,16 @@ def serve(conn: Connection, factory: EngineFactory) -> None:
 
 
 def _job(conn: Connection, engine: Engine | BaseException, job: Job, path: Path) -> tuple[Any, ...]:
+    sent = 0.0
+
     def progress(value: float) -> None:
+        nonlocal sent
         while conn.poll():
             if conn.recv()[0] == "stop":
                 raise _Stop
-        conn.send(("progress", value))
+        if time.monotonic() - sent >= PROGRESS_EVERY_S:  # the worker stores it throttled anyway
+            sent = time.monotonic()
+            conn.send(("progress", value))
 
     try:
         if isinstance(engine, BaseException):
