@@ -20,6 +20,11 @@ const LABELS = {
 const LONG_TEXT = 500; // strings allowed this long get a text area
 const RADIO_LIMIT = 4; // enums with more choices get a select
 
+/** The parameter's wire name beside its label, for developers; screen readers skip it. */
+function wire(name) {
+  return h("code", { "aria-hidden": "true" }, name);
+}
+
 export function labelOf(name) {
   return LABELS[name] || name.charAt(0).toUpperCase() + name.slice(1).replaceAll("_", " ");
 }
@@ -68,7 +73,7 @@ class Field {
 
   label(required) {
     const mark = required ? h("span", { class: "required" }, " (required)") : null;
-    return h("label", { for: this.control.id }, labelOf(this.name), mark, " ", h("code", {}, this.name));
+    return h("label", { for: this.control.id }, labelOf(this.name), mark, " ", wire(this.name));
   }
 }
 
@@ -140,7 +145,7 @@ class Choice extends Field {
       const choices = this.options.map((input) =>
         h("label", { class: "choice", for: input.id }, input, " ", input.value),
       );
-      const legend = h("legend", {}, labelOf(name), " ", h("code", {}, name));
+      const legend = h("legend", {}, labelOf(name), " ", wire(name));
       this.control = h("fieldset", { class: "field choices" }, legend, h("div", { class: "row" }, choices));
       this.describe(this.control);
       this.element = h("div", { class: "field" }, this.control, this.help, this.error);
@@ -184,7 +189,7 @@ class Group extends Field {
   constructor(name, schema) {
     super(name, schema);
     this.children = Object.entries(schema.properties || {}).map(([child, sub]) => fieldFor(child, sub, false));
-    const legend = h("legend", {}, labelOf(name), " ", h("code", {}, name));
+    const legend = h("legend", {}, labelOf(name), " ", wire(name));
     this.control = h("fieldset", { class: "field group" }, legend, this.help, this.children.map((f) => f.element));
     this.describe(this.control);
     this.element = h("div", {}, this.control, this.error);
@@ -247,7 +252,7 @@ class PictureList extends Field {
     this.add = h("button", { type: "button", class: "secondary" }, "Add another picture");
     this.add.addEventListener("click", () => this.grow(true));
     this.control = this.add;
-    const legend = h("legend", {}, labelOf(name), " ", h("code", {}, name));
+    const legend = h("legend", {}, labelOf(name), " ", wire(name));
     const fieldset = h("fieldset", { class: "field group" }, legend, this.help, this.list, this.add);
     fieldset.setAttribute("aria-describedby", ids(this.help, this.error));
     this.element = h("div", {}, fieldset, this.error);

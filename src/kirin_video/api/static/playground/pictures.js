@@ -54,10 +54,20 @@ function sizeOf(url) {
   });
 }
 
+/** Whether the page's policy lets it show the picture: https, or this server's own. */
+function previewable(url) {
+  try {
+    const parsed = new URL(url, location.href);
+    return parsed.protocol === "https:" || parsed.origin === location.origin;
+  } catch {
+    return false;
+  }
+}
+
 export class PictureField {
   constructor({ label, help, rules, removable = false, onRemove = null }) {
     this.rules = rules;
-    this.value = "";
+    this.data = ""; // the chosen file, as raw base64
     this.objectUrl = null;
     this.build(label, help, removable, onRemove);
   }
@@ -119,13 +129,13 @@ export class PictureField {
       const file = event.dataTransfer.files[0];
       const link = event.dataTransfer.getData("text/uri-list").split(/\r?\n/)[0];
       if (file) this.pick(file);
-      else if (link) this.pickUrl((this.url.value = link.trim()));
+      else if (link) this.pickUrl(link.trim());
     });
   }
 
   /** The picture as the wire takes it: raw base64 of a file, or the URL; "" when none. */
   get sent() {
-    return this.value;
+    return this.data || this.url.value.trim();
   }
 
   focus() {
@@ -135,7 +145,7 @@ export class PictureField {
   reset(focus = false) {
     if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
     this.objectUrl = null;
-    this.value = "";
+    this.data = "";
     this.file.value = "";
     this.url.value = "";
     this.figure.hidden = true;
@@ -155,25 +165,27 @@ export class PictureField {
     this.reset();
     this.objectUrl = URL.createObjectURL(file);
     const [type, size, value] = await Promise.all([sniff(file), sizeOf(this.objectUrl), base64Of(file)]);
-    this.value = value;
+    this.data = value;
     this.show(this.objectUrl, `${file.name}, ${bytes(file.size)}`);
     this.report(problems(this.rules, { type, size: file.size, ...(size || {}) }), size);
   }
 
   async pickUrl(url) {
-    const keep = url;
     this.reset();
-    this.url.value = keep;
-    if (!keep) return;
-    this.value = keep;
+    this.url.value = url;
+    if (!url) return;
     this.clear.hidden = false;
-    const size = await sizeOf(keep);
-    if (this.value !== keep) return; // another picture came meanwhile
-    if (!size) {
-      this.check.textContent = "No preview here; the server fetches the URL and checks it.";
+    if (!previewable(url)) {
+      this.check.textContent = "No preview of this address here; the server fetches and checks it.";
       return;
     }
-    this.show(keep, "from its URL");
+    const size = await sizeOf(url);
+    if (this.sent !== url) return; // another picture came meanwhile
+    if (!size) {
+      this.check.textContent = "No preview (the browser could not load it); the server fetches and checks it.";
+      return;
+    }
+    this.show(url, "from its URL");
     this.report(problems(this.rules, size), size);
   }
 

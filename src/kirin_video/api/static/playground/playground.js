@@ -48,14 +48,15 @@ async function useKey() {
     keyInput.focus();
     return;
   }
-  remember(key);
   modelsStatus.textContent = "Loading the models…";
   try {
     const { data } = await api.models();
+    remember(key);
     keyStatus.textContent = "Key accepted and kept in this browser.";
     showModels(data);
     list.refresh();
   } catch (error) {
+    if (error.status === 401) remember(""); // a refused key is not worth keeping
     keyStatus.textContent = `The server refused the key: ${error.message}`;
     modelsStatus.textContent = "Enter a valid API key to load the models.";
     clearModels();
