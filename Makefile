@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 UV_VERSION ?= 0.13.9
 LOCK := constraints.txt
 
-.PHONY: install lock run test lint typecheck fuzz bench load chaos clean
+.PHONY: install lock run test lint typecheck fuzz bench load chaos screenshots clean
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,10 @@ load: install
 # Workers, API nodes, engine children, Redis and PostgreSQL killed under load (docs/reliability.md).
 chaos: install
 	$(BIN)/python -m benchmarks.chaos --tasks 60 --seconds 180
+
+# The playground's screenshots in docs/images/playground, taken by its browser tests.
+screenshots: install
+	KIRIN_SCREENSHOTS=docs/images/playground $(BIN)/pytest -q tests/e2e/test_playground.py
 
 clean:
 	rm -rf $(VENV) kirin-data out .pytest_cache .mypy_cache .ruff_cache

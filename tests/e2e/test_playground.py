@@ -70,12 +70,33 @@ def working(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
 
 
 @pytest.fixture(scope="module")
-def idle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server whose tasks wait in the queue until cancelled."""
+def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     require_chromium()
     node = _server(tmp_path_factory.mktemp("idle"), KIRIN_WORKERS="0")
     yield node
     node.stop()
+
+
+@pytest.fixture
+def idle(idle_server: ServerProcess) -> Iterator[ServerProcess]:
+    """A server whose tasks wait in the queue until cancelled; each test leaves it empty."""
+    yield idle_server
+    with idle_server.client() as client:
+        for task in all_tasks(client):
+            if task["status"] == "in_progress":
+                client.post(f"/model/v1/generation/task/{task['id']}/cancel")
+
+
+def all_tasks(client: httpx.Client) -> list[dict[str, Any]]:
+    """Every task of the key, newest first, page by page."""
+    tasks: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        page = client.get("/model/v1/generation", params={"limit": 100, "cursor": cursor}).json()
+        tasks += page["data"]
+        if not page["next_cursor"]:
+            return tasks
+        cursor = page["next_cursor"]
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +302,34 @@ def test_queued_tasks_show_their_place_and_are_cancelled_from_the_list_and_the_p
     expect(page.locator(f'[data-task-id="{second_id}"] .badge')).to_have_text("cancelled")
     ui.shots.take(page, "cancelled")
     ui.shots.take(page.locator(".tasks-card"), "tasks")
+    assert ui.console.errors == []
+
+
+def test_the_task_list_pages_on_with_more_and_opens_a_task(
+    ui: Ui, idle: ServerProcess, pictures: dict[str, Path]
+) -> None:
+    body = {"model": "kirin_v1_6_i2v", "image": b64(pictures["cat"].read_bytes())}
+    with idle.client() as client:
+        for _ in range(21):
+            assert client.post("/model/v1/generation", json=body).status_code == 200
+        listed = [task["id"] for task in all_tasks(client)]
+    page = ui.page
+    sign_in(page, idle)
+    rows = page.locator(".task-row")
+    expect(rows).to_have_count(20)
+    page.get_by_role("button", name="More").click()
+    expect(rows).to_have_count(min(len(listed), 40))
+    shown = [row.get_attribute("data-task-id") for row in rows.all()]
+    assert shown == listed[: len(shown)]
+    expect(page.locator(".task-row time").first).to_have_attribute(
+        "datetime", re.compile(r"^\d{4}-\d\d-\d\dT")
+    )
+    expect(rows.first.locator(".model")).to_have_text(I2V)
+    page.get_by_role("button", name="Refresh").click()
+    expect(rows).to_have_count(20)
+    page.get_by_role("button", name=f"Open task {listed[0]}").click()
+    expect(page.locator("#task-id")).to_have_text(listed[0])
+    expect(page.locator("#task-status")).to_have_text(re.compile(r"^Status: queued, #\d+$"))
     assert ui.console.errors == []
 
 

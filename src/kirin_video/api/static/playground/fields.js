@@ -42,6 +42,10 @@ export function fieldFor(name, schema, required) {
   return new TextField(name, schema, required);
 }
 
+function field(...parts) {
+  return h("div", { class: "field" }, ...parts);
+}
+
 /** The parts every field has: a label, help text tied to the control, an error line. */
 class Field {
   constructor(name, schema) {
@@ -93,11 +97,20 @@ class TextField extends Field {
     this.control.addEventListener("input", () => this.count());
     this.describe(this.control, this.counter);
     this.count();
-    this.element = h("div", { class: "field" }, this.label(required), this.control, this.counter, this.help, this.error);
+    this.element = h(
+      "div",
+      { class: "field" },
+      this.label(required),
+      this.control,
+      this.counter,
+      this.help,
+      this.error,
+    );
   }
 
   count() {
-    if (this.counter) this.counter.textContent = `${this.control.value.length} / ${this.control.maxLength}`;
+    if (!this.counter) return;
+    this.counter.textContent = `${this.control.value.length} / ${this.control.maxLength}`;
   }
 
   read() {
@@ -121,7 +134,7 @@ class NumberField extends Field {
       value: schema.default,
     });
     this.describe(this.control);
-    this.element = h("div", { class: "field" }, this.label(false), this.control, this.help, this.error);
+    this.element = field(this.label(false), this.control, this.help, this.error);
   }
 
   read() {
@@ -140,20 +153,30 @@ class Choice extends Field {
     this.radios = schema.enum.length <= RADIO_LIMIT;
     if (this.radios) {
       this.options = schema.enum.map((value) =>
-        h("input", { type: "radio", name: group, value, id: uid(name), checked: value === schema.default }),
+        h("input", {
+          type: "radio",
+          name: group,
+          value,
+          id: uid(name),
+          checked: value === schema.default,
+        }),
       );
       const choices = this.options.map((input) =>
         h("label", { class: "choice", for: input.id }, input, " ", input.value),
       );
       const legend = h("legend", {}, labelOf(name), " ", wire(name));
-      this.control = h("fieldset", { class: "field choices" }, legend, h("div", { class: "row" }, choices));
+      const row = h("div", { class: "row" }, choices);
+      this.control = h("fieldset", { class: "field choices" }, legend, row);
       this.describe(this.control);
       this.element = h("div", { class: "field" }, this.control, this.help, this.error);
     } else {
-      this.control = h("select", { id: uid(name), name, "aria-required": required ? "true" : null },
-        schema.enum.map((value) => h("option", { value, selected: value === schema.default }, value)));
+      const options = schema.enum.map((value) =>
+        h("option", { value, selected: value === schema.default }, value),
+      );
+      const mark = required ? "true" : null;
+      this.control = h("select", { id: uid(name), name, "aria-required": mark }, options);
       this.describe(this.control);
-      this.element = h("div", { class: "field" }, this.label(required), this.control, this.help, this.error);
+      this.element = field(this.label(required), this.control, this.help, this.error);
     }
   }
 
@@ -175,7 +198,8 @@ class Toggle extends Field {
     this.default = schema.default === true;
     this.control = h("input", { type: "checkbox", id: uid(name), name, checked: this.default });
     this.describe(this.control);
-    const label = h("label", { for: this.control.id, class: "choice" }, this.control, " ", labelOf(name));
+    const text = labelOf(name);
+    const label = h("label", { for: this.control.id, class: "choice" }, this.control, " ", text);
     this.element = h("div", { class: "field" }, label, this.help, this.error);
   }
 
@@ -188,9 +212,11 @@ class Toggle extends Field {
 class Group extends Field {
   constructor(name, schema) {
     super(name, schema);
-    this.children = Object.entries(schema.properties || {}).map(([child, sub]) => fieldFor(child, sub, false));
+    const properties = Object.entries(schema.properties || {});
+    this.children = properties.map(([child, sub]) => fieldFor(child, sub, false));
     const legend = h("legend", {}, labelOf(name), " ", wire(name));
-    this.control = h("fieldset", { class: "field group" }, legend, this.help, this.children.map((f) => f.element));
+    const parts = this.children.map((child) => child.element);
+    this.control = h("fieldset", { class: "field group" }, legend, this.help, parts);
     this.describe(this.control);
     this.element = h("div", {}, this.control, this.error);
   }
@@ -222,7 +248,11 @@ class Group extends Field {
 class SinglePicture {
   constructor(name, schema) {
     this.name = name;
-    this.picture = new PictureField({ label: labelOf(name), help: schema.description, rules: schema["x-image"] });
+    this.picture = new PictureField({
+      label: labelOf(name),
+      help: schema.description,
+      rules: schema["x-image"],
+    });
     this.element = this.picture.element;
   }
 
@@ -253,7 +283,8 @@ class PictureList extends Field {
     this.add.addEventListener("click", () => this.grow(true));
     this.control = this.add;
     const legend = h("legend", {}, labelOf(name), " ", wire(name));
-    const fieldset = h("fieldset", { class: "field group" }, legend, this.help, this.list, this.add);
+    const parts = [legend, this.help, this.list, this.add];
+    const fieldset = h("fieldset", { class: "field group" }, parts);
     fieldset.setAttribute("aria-describedby", ids(this.help, this.error));
     this.element = h("div", {}, fieldset, this.error);
     for (let index = 0; index < this.min; index += 1) this.grow(false);

@@ -20,7 +20,8 @@ export function problems(rules, facts) {
   if (facts.width === undefined) return found;
   const { width, height } = facts;
   if (width < rules.min_side || height < rules.min_side) {
-    found.push(`width and height must be at least ${rules.min_side} px; this is ${width}×${height}`);
+    const side = `${rules.min_side} px`;
+    found.push(`width and height must be at least ${side}; this is ${width}×${height}`);
   }
   const aspect = rules.aspect;
   if (aspect && !(width / height >= aspect.min && width / height <= aspect.max)) {
@@ -39,7 +40,10 @@ async function sniff(file) {
 function base64Of(file) {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result).slice(String(reader.result).indexOf(",") + 1));
+    reader.onload = () => {
+      const url = String(reader.result); // data:<type>;base64,<data>: the wire wants the data
+      resolve(url.slice(url.indexOf(",") + 1));
+    };
     reader.onerror = () => reject(reader.error);
     reader.readAsDataURL(file);
   });
@@ -77,6 +81,27 @@ export class PictureField {
     this.help = help ? h("p", { class: "help", id: uid("help") }, help) : null;
     this.check = h("p", { class: "check", id: uid("check"), "aria-live": "polite" });
     this.error = h("p", { class: "error", id: uid("error"), "aria-live": "polite" });
+    this.preview = h("img", { alt: `Preview of “${label}”` });
+    this.figure = h("figure", { class: "preview", hidden: true }, this.preview);
+    this.clear = h("button", { type: "button", class: "link", hidden: true }, "Remove picture");
+    this.clear.addEventListener("click", () => this.reset(true));
+    const remove = removable
+      ? h("button", { type: "button", class: "link", onclick: onRemove }, `Remove “${label}”`)
+      : null;
+    const inputs = h("div", { class: "picture-inputs" }, this.buildPicker(label), this.buildUrl());
+    this.element = h(
+      "div",
+      { class: "field picture", role: "group", "aria-labelledby": title.id },
+      h("div", { class: "picture-head" }, title, remove),
+      this.help,
+      h("div", { class: "picture-body" }, this.figure, inputs),
+      this.check,
+      this.error,
+    );
+  }
+
+  /** The drop zone, a button that opens the (hidden) file input for the keyboard too. */
+  buildPicker(label) {
     this.file = h("input", {
       type: "file",
       class: "visually-hidden",
@@ -85,34 +110,24 @@ export class PictureField {
       "aria-hidden": "true",
       onchange: () => this.file.files[0] && this.pick(this.file.files[0]),
     });
+    const describedBy = ids(this.help, this.check, this.error);
     this.drop = h(
       "button",
-      { type: "button", class: "drop", "aria-describedby": ids(title, this.help, this.check, this.error) },
+      { type: "button", class: "drop", "aria-describedby": describedBy },
       `Choose a picture for “${label}”, or drop one here`,
     );
     this.drop.addEventListener("click", () => this.file.click());
     this.wireDrop();
-    const urlId = uid("url");
-    this.url = h("input", { id: urlId, type: "url", inputmode: "url", placeholder: "https://…" });
+    return [this.drop, this.file];
+  }
+
+  buildUrl() {
+    const attributes = { id: uid("url"), type: "url", inputmode: "url", placeholder: "https://…" };
+    this.url = h("input", attributes);
     this.url.setAttribute("aria-describedby", ids(this.check, this.error));
     this.url.addEventListener("change", () => this.pickUrl(this.url.value.trim()));
-    this.preview = h("img", { alt: `Preview of “${label}”` });
-    this.figure = h("figure", { class: "preview", hidden: true }, this.preview);
-    this.clear = h("button", { type: "button", class: "link", hidden: true }, "Remove picture");
-    this.clear.addEventListener("click", () => this.reset(true));
-    const remove = removable
-      ? h("button", { type: "button", class: "link", onclick: onRemove }, `Remove “${label}”`)
-      : null;
-    this.element = h(
-      "div",
-      { class: "field picture", role: "group", "aria-labelledby": title.id },
-      h("div", { class: "picture-head" }, title, remove),
-      this.help,
-      h("div", { class: "picture-body" }, this.figure, h("div", { class: "picture-inputs" }, this.drop, this.file,
-        h("label", { for: urlId, class: "url-label" }, "or its URL (the server fetches it)"), this.url, this.clear)),
-      this.check,
-      this.error,
-    );
+    const text = "or its URL (the server fetches it)";
+    return [h("label", { for: this.url.id, class: "url-label" }, text), this.url, this.clear];
   }
 
   wireDrop() {
@@ -164,7 +179,8 @@ export class PictureField {
   async pick(file) {
     this.reset();
     this.objectUrl = URL.createObjectURL(file);
-    const [type, size, value] = await Promise.all([sniff(file), sizeOf(this.objectUrl), base64Of(file)]);
+    const read = [sniff(file), sizeOf(this.objectUrl), base64Of(file)];
+    const [type, size, value] = await Promise.all(read);
     this.data = value;
     this.show(this.objectUrl, `${file.name}, ${bytes(file.size)}`);
     this.report(problems(this.rules, { type, size: file.size, ...(size || {}) }), size);
@@ -182,7 +198,8 @@ export class PictureField {
     const size = await sizeOf(url);
     if (this.sent !== url) return; // another picture came meanwhile
     if (!size) {
-      this.check.textContent = "No preview (the browser could not load it); the server fetches and checks it.";
+      this.check.textContent =
+        "No preview (the browser could not load it); the server fetches and checks it.";
       return;
     }
     this.show(url, "from its URL");

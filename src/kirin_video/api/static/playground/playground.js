@@ -92,7 +92,8 @@ function showModels(models) {
     }, model.name);
     tab.addEventListener("click", () => select(model.id));
     tabs.append(tab);
-    panels.append(h("div", { role: "tabpanel", id: `panel-${model.id}`, "aria-labelledby": tab.id }, form.element));
+    const attributes = { role: "tabpanel", id: `panel-${model.id}`, "aria-labelledby": tab.id };
+    panels.append(h("div", attributes, form.element));
   }
   tabs.hidden = false;
   modelsStatus.textContent = `${models.length} models; pick one, add pictures and press Generate.`;

@@ -30,7 +30,9 @@ export class TaskPanel {
       this[name] = byId(`task-${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
     }
     this.cancel.addEventListener("click", () => this.cancelTask());
-    this.useSeed.addEventListener("click", () => this.onSeed(this.task.model, this.task.metadata.seed));
+    this.useSeed.addEventListener("click", () =>
+      this.onSeed(this.task.model, this.task.metadata.seed),
+    );
   }
 
   /** Show a task the page just created or the list opened, and follow it until it ends. */
@@ -44,10 +46,11 @@ export class TaskPanel {
     if (finished(task)) return;
     const controller = new AbortController();
     this.following = controller;
+    const { signal } = controller;
     this.api
-      .follow(task.id, (update) => controller.signal.aborted || this.render(update), controller.signal)
+      .follow(task.id, (update) => signal.aborted || this.render(update), signal)
       .catch((error) => {
-        if (!controller.signal.aborted) this.error.textContent = `The stream stopped: ${error.message}`;
+        if (!signal.aborted) this.error.textContent = `The stream stopped: ${error.message}`;
       });
   }
 
@@ -72,7 +75,9 @@ export class TaskPanel {
     this.progress.setAttribute("aria-valuenow", String(percent));
     this.cancel.hidden = finished(task);
     this.cancel.disabled = false;
-    if (task.status === "failed") this.error.textContent = task.error?.message || "The task failed.";
+    if (task.status === "failed") {
+      this.error.textContent = task.error?.message || "The task failed.";
+    }
     this.renderResult(task);
     if (!was || was.status !== task.status) this.onChange(task);
   }
@@ -87,14 +92,21 @@ export class TaskPanel {
     this.place(this.video, video);
     this.place(this.watermarked, marked);
     this.place(this.cover, cover);
-    const links = [[video, "Video (MP4)"], [marked, "Watermarked video (MP4)"], [cover, "Cover (JPEG)"]];
+    const links = [
+      [video, "Video (MP4)", "video.mp4"],
+      [marked, "Watermarked video (MP4)", "watermarked.mp4"],
+      [cover, "Cover (JPEG)", "cover.jpg"],
+    ];
     this.downloads.replaceChildren(
-      ...links.filter(([item]) => item).map(([item, label]) =>
-        h("li", {}, h("a", { href: item.url, download: `${task.id}-${label.split(" ")[0].toLowerCase()}` }, label)),
-      ),
+      ...links
+        .filter(([item]) => item)
+        .map(([item, label, file]) =>
+          h("li", {}, h("a", { href: item.url, download: `${task.id}-${file}` }, label)),
+        ),
     );
     const seed = task.metadata?.seed;
-    this.seed.textContent = seed === undefined ? "" : `seed ${seed} — use it to make the same video again`;
+    const again = `seed ${seed} — use it to make the same video again`;
+    this.seed.textContent = seed === undefined ? "" : again;
     this.useSeed.hidden = seed === undefined;
   }
 

@@ -43,16 +43,18 @@ export class TaskList {
 
   count() {
     const count = this.list.children.length;
-    this.status.textContent = count ? `${count} task${count === 1 ? "" : "s"} shown` : "No tasks yet.";
+    const shown = `${count} task${count === 1 ? "" : "s"} shown`;
+    this.status.textContent = count ? shown : "No tasks yet.";
   }
 
   row(task) {
     const created = new Date(task.created_at);
     const open = h("button", { type: "button", "aria-label": `Open task ${task.id}` }, "Open");
     open.addEventListener("click", () => this.onOpen(task.id));
+    const label = `Cancel task ${task.id}`;
     const cancel = finished(task)
       ? null
-      : h("button", { type: "button", class: "secondary", "aria-label": `Cancel task ${task.id}` }, "Cancel");
+      : h("button", { type: "button", class: "secondary", "aria-label": label }, "Cancel");
     cancel?.addEventListener("click", () => this.cancel(task.id, cancel));
     return h(
       "li",
