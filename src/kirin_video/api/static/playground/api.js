@@ -65,10 +65,10 @@ export class Api {
     return this.request("POST", `${GENERATION}/task/${encodeURIComponent(id)}/cancel`);
   }
 
+  /** A page of the key's tasks, newest first, as long as the server's default page. */
   list(cursor) {
-    const query = new URLSearchParams({ limit: "20" });
-    if (cursor) query.set("cursor", cursor);
-    return this.request("GET", `${GENERATION}?${query}`);
+    const query = cursor ? `?${new URLSearchParams({ cursor })}` : "";
+    return this.request("GET", `${GENERATION}${query}`);
   }
 
   /** Calls onTask with each task object the stream sends until the finished one. */

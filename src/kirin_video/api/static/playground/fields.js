@@ -149,35 +149,37 @@ class NumberField extends Field {
 class Choice extends Field {
   constructor(name, schema, required) {
     super(name, schema);
-    const group = uid(name);
     this.radios = schema.enum.length <= RADIO_LIMIT;
-    if (this.radios) {
-      this.options = schema.enum.map((value) =>
-        h("input", {
-          type: "radio",
-          name: group,
-          value,
-          id: uid(name),
-          checked: value === schema.default,
-        }),
-      );
-      const choices = this.options.map((input) =>
-        h("label", { class: "choice", for: input.id }, input, " ", input.value),
-      );
-      const legend = h("legend", {}, labelOf(name), " ", wire(name));
-      const row = h("div", { class: "row" }, choices);
-      this.control = h("fieldset", { class: "field choices" }, legend, row);
-      this.describe(this.control);
-      this.element = h("div", { class: "field" }, this.control, this.help, this.error);
-    } else {
-      const options = schema.enum.map((value) =>
-        h("option", { value, selected: value === schema.default }, value),
-      );
-      const mark = required ? "true" : null;
-      this.control = h("select", { id: uid(name), name, "aria-required": mark }, options);
-      this.describe(this.control);
-      this.element = field(this.label(required), this.control, this.help, this.error);
-    }
+    this.control = this.radios ? this.radioGroup(schema) : this.select(schema, required);
+    this.describe(this.control);
+    const label = this.radios ? null : this.label(required); // a fieldset has its legend
+    this.element = field(label, this.control, this.help, this.error);
+  }
+
+  radioGroup(schema) {
+    const group = uid(this.name);
+    this.options = schema.enum.map((value) =>
+      h("input", {
+        type: "radio",
+        name: group,
+        value,
+        id: uid(this.name),
+        checked: value === schema.default,
+      }),
+    );
+    const choices = this.options.map((input) =>
+      h("label", { class: "choice", for: input.id }, input, " ", input.value),
+    );
+    const legend = h("legend", {}, labelOf(this.name), " ", wire(this.name));
+    return h("fieldset", { class: "field choices" }, legend, h("div", { class: "row" }, choices));
+  }
+
+  select(schema, required) {
+    const options = schema.enum.map((value) =>
+      h("option", { value, selected: value === schema.default }, value),
+    );
+    const mark = required ? "true" : null;
+    return h("select", { id: uid(this.name), name: this.name, "aria-required": mark }, options);
   }
 
   focus() {
