@@ -39,7 +39,9 @@ class Node:
     queue: TicketQueue | None
 
 
-def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, engine: Engine | None = None, slots: int | None = None
+) -> Runtime:
     """Database, task service, storage and engine (loaded lazily by the engine itself)."""
     db = Database.from_settings(settings)
     service = TaskService(
@@ -49,11 +51,11 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtim
         settings=settings,
         service=service,
         storage=open_storage(settings),
-        engine=engine or settings_engine(settings),
+        engine=engine or settings_engine(settings, slots=slots or settings.workers),
     )
 
 
-def settings_engine(settings: Settings) -> Engine:
+def settings_engine(settings: Settings, *, slots: int) -> Engine:
     """The engine of ``KIRIN_ENGINE``, in child processes unless ``KIRIN_ENGINE_CHILD=false``."""
     name = choose_engine(settings)
     if not settings.engine_child:
@@ -65,13 +67,18 @@ def settings_engine(settings: Settings) -> Engine:
             mode=job.mode, duration=round(job.geometry.duration)
         ),
         cancel_grace_s=settings.cancel_grace_s,
-        slots=settings.workers,
+        slots=slots,
     )
 
 
-def build_node(settings: Settings, *, engine: Engine | None = None) -> Node:
-    """With ``KIRIN_BROKER_URL``: tickets to Celery workers; without: threads in this process."""
-    runtime = build_runtime(settings, engine=engine)
+def build_node(
+    settings: Settings, *, engine: Engine | None = None, slots: int | None = None
+) -> Node:
+    """With ``KIRIN_BROKER_URL``: tickets to Celery workers; without: threads in this process.
+
+    ``slots``: tasks run at once here (default ``KIRIN_WORKERS``), one engine process each.
+    """
+    runtime = build_runtime(settings, engine=engine, slots=slots)
     tasks = runtime.service
     registry = WorkerRegistry(tasks.db)
     worker, queue = None, None

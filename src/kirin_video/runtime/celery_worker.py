@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     """Serve tickets from the broker until told to stop (SIGTERM: finish or hand back)."""
-    node = build_node(settings)
+    node = build_node(settings, slots=concurrency)
     runtime, registry, tickets = node.runtime, node.registry, node.queue
     assert tickets is not None  # a worker is only started with KIRIN_BROKER_URL set
     runtime.service.db.migrate()

@@ -74,13 +74,15 @@ class ChildEngine:
         self._slots = max(1, slots)
         self._idle: queue.SimpleQueue[_Child] = queue.SimpleQueue()
         self._all: list[_Child] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._dirs = [Path(tempfile.mkdtemp(prefix="kirin-frames-", dir=d)) for d in _frame_dirs()]
 
     def warm(self) -> None:
         """Start a child per slot now, so each loads its engine before the first task."""
-        while len(self._all) < self._slots:
-            self._idle.put(self._spawn())
+        with self._lock:
+            started = [self._spawn() for _ in range(self._slots - len(self._all))]
+        for child in started:
+            self._idle.put(child)
 
     def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
         child = self._checkout()
@@ -162,10 +164,14 @@ class ChildEngine:
         child.kill()
 
     def _checkout(self) -> _Child:
-        try:
-            child = self._idle.get_nowait()
-        except queue.Empty:
-            child = self._spawn()  # more callers than slots warmed: one more child
+        """An idle child; a new one while there are fewer than slots; else wait for one."""
+        with self._lock:
+            try:
+                child: _Child | None = self._idle.get_nowait()
+            except queue.Empty:
+                child = self._spawn() if len(self._all) < self._slots else None
+        if child is None:
+            child = self._idle.get()  # as many callers as slots, each child busy: wait
         return child if child.alive() else self._replace(child)
 
     def _replace(self, dead: _Child) -> _Child:
