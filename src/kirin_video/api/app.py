@@ -21,7 +21,8 @@ from kirin_video.surfaces import registry
 
 log = logging.getLogger(__name__)
 
-#: Routes outside the surfaces: the model catalog (also under ``/model``), operations, files.
+#: Routes outside the surfaces: the model catalog (also under ``/model``), operations, files,
+#: the playground.
 ROUTERS = (
     (models.router, ("", "/model")),
     (health.router, ("",)),
