@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EngineName = Literal["auto", "preview", "diffusers"]
@@ -68,7 +68,53 @@ class Settings(BaseSettings):
     vae_tiling: bool = False
     vae_slicing: bool = False
     attention_backend: str | None = None  # a diffusers backend name, e.g. flash or _native_cudnn
-    compile: bool = False  # torch.compile the transformer
+    # torch.compile: true, the whole transformer; regional, its repeated blocks (compiles faster).
+    compile: bool | Literal["regional"] = False
+    # Speed switches (docs/engines.md, "Fast generation"): LoRAs fused at load, "SOURCE[:STRENGTH]".
+    loras: Annotated[list[tuple[str, float]], NoDecode] = Field(default_factory=list)
+    loras_2: Annotated[list[tuple[str, float]], NoDecode] = Field(default_factory=list)  # Wan2.2
+    distilled: bool = False  # the weights of model_path are step-distilled themselves
+    std_profile: Literal["quality", "fast"] = "quality"
+    pro_profile: Literal["quality", "fast"] = "quality"
+    fast_steps: int = Field(default=4, ge=1)
+    fast_guidance_scale: float = Field(default=1.0, ge=1.0)  # 1.0: one network pass per step
+    fast_scheduler: Literal["euler", "unipc"] = "euler"  # flow-matching Euler, as LightX2V's
+    fast_flow_shift: float = Field(default=5.0, gt=0)
+    cache: Literal["none", "first-block", "taylorseer"] = "none"
+    cache_threshold: float = Field(default=0.05, gt=0)  # first-block: skip below this change
+    cache_interval: int = Field(default=3, ge=1)  # taylorseer: steps predicted between full ones
+    cache_warmup_steps: int = Field(default=3, ge=1)  # taylorseer: full steps before predicting
+    quantize: Literal["none", "fp8"] = "none"  # fp8: torchao, on a GPU of compute capability 8.9+
+    text_encoder_offload: bool = False  # on the GPU only while it encodes a prompt
+    prompt_cache_size: int = Field(default=32, ge=0)  # (prompt, negative prompt) embeddings kept
+
+    @field_validator("loras", "loras_2", mode="before")
+    @classmethod
+    def _split_loras(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return [cls._lora_entry(entry.strip()) for entry in value.split(",") if entry.strip()]
+
+    @staticmethod
+    def _lora_entry(text: str) -> tuple[str, float]:
+        """``SOURCE[:STRENGTH]``: a number after the last colon is the strength, else 1."""
+        source, _, tail = text.rpartition(":")
+        try:
+            return (source, float(tail)) if source else (text, 1.0)
+        except ValueError:
+            return text, 1.0
+
+    @model_validator(mode="after")
+    def _fast_needs_distilled_weights(self) -> Settings:
+        for mode in ("std", "pro"):
+            if getattr(self, f"{mode}_profile") == "fast" and not (self.loras or self.distilled):
+                raise ValueError(
+                    f"KIRIN_{mode.upper()}_PROFILE=fast needs step-distilled weights, and "
+                    "KIRIN_LORAS is empty and KIRIN_DISTILLED is false: set KIRIN_LORAS to a "
+                    "distill LoRA (e.g. LightX2V's), or KIRIN_DISTILLED=true if "
+                    "KIRIN_MODEL_PATH is a distilled checkpoint"
+                )
+        return self
 
     # Callbacks (docs/api.md, "Callbacks").
     webhook_secret: str | None = None  # for keys from KIRIN_API_KEYS; issued keys have their own

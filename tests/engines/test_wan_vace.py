@@ -206,9 +206,18 @@ def test_prompts_and_guidance_reach_the_pipeline(
     job = i2v_job(make_picture, cfg_scale=cfg_scale, negative_prompt="dark blurry clouds")
     spied.generate(job, ignore)
     (call,) = recording.calls
-    assert call["prompt"] == "the sun rises over the valley"
-    assert call["negative_prompt"] == "dark blurry clouds"
     assert call["guidance_scale"] == pytest.approx(guidance)
+    prompt, negative = recording.encode_prompt(
+        prompt="the sun rises over the valley",
+        negative_prompt="dark blurry clouds",
+        do_classifier_free_guidance=guidance > 1.0,
+        device="cpu",
+    )
+    assert torch.equal(call["prompt_embeds"], prompt)
+    if guidance > 1.0:
+        assert torch.equal(call["negative_prompt_embeds"], negative)
+    else:  # no guidance: the negative prompt is not encoded at all
+        assert call["negative_prompt_embeds"] is None
 
 
 @pytest.mark.parametrize(

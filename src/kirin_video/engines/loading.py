@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from kirin_video.config import Settings
 from kirin_video.contract.errors import GenerationFailed
+from kirin_video.engines.caches import apply_cache
+from kirin_video.engines.loras import fuse_loras
+from kirin_video.engines.quantization import check_quantize, quantize
 
 if TYPE_CHECKING:
     import torch
@@ -67,6 +70,7 @@ def load_pipeline(settings: Settings) -> Any:
     _check_local_path(source)
     device = resolve_device(settings)
     dtype = resolve_dtype(settings, device)
+    check_quantize(settings, device)
     try:
         # The VAE stays in fp32 (Wan's own recipe): bf16 decoding bands smooth gradients.
         dtypes = {"default": dtype, "vae": torch.float32}
@@ -87,24 +91,50 @@ def load_pipeline(settings: Settings) -> Any:
 
 def configure(pipe: Any, settings: Settings, *, device: str) -> None:
     """Apply the memory and speed switches, then place the pipeline on ``device``."""
-    transformers = [t for t in (pipe.transformer, getattr(pipe, "transformer_2", None)) if t]
+    transformers = experts(pipe)
     if settings.flow_shift is not None:
         pipe.scheduler.register_to_config(flow_shift=settings.flow_shift)
+    fuse_loras(pipe, settings)
     for transformer in transformers:
         if settings.attention_backend:
             transformer.set_attention_backend(settings.attention_backend)
-        if settings.compile:
-            transformer.compile()
+    apply_cache(transformers, settings)
     if settings.vae_tiling:
         pipe.vae.enable_tiling()
     if settings.vae_slicing:
         pipe.vae.enable_slicing()
+    if settings.cpu_offload == "none":
+        _place(pipe, settings, device=device)
+        quantize(transformers, settings, device)
+    else:
+        quantize(transformers, settings, device)
+        _place(pipe, settings, device=device)
+    _compile(transformers, settings)
+
+
+def experts(pipe: Any) -> list[Any]:
+    """The pipeline's transformers: one for Wan2.1, the high- and low-noise experts for Wan2.2."""
+    return [t for t in (pipe.transformer, getattr(pipe, "transformer_2", None)) if t]
+
+
+def _place(pipe: Any, settings: Settings, *, device: str) -> None:
     if settings.cpu_offload == "model":
         pipe.enable_model_cpu_offload(device=device)
     elif settings.cpu_offload == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
     else:
         pipe.to(device)
+        if settings.text_encoder_offload:
+            pipe.text_encoder.to("cpu")  # the prompt cache brings it over to encode
+
+
+def _compile(transformers: list[Any], settings: Settings) -> None:
+    """``regional``: each repeated block once (seconds to compile); ``true``: the whole network."""
+    for transformer in transformers:
+        if settings.compile == "regional":
+            transformer.compile_repeated_blocks()
+        elif settings.compile:
+            transformer.compile()
 
 
 def _check_local_path(source: str) -> None:

@@ -6,7 +6,7 @@ and tests check it without a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import ceil
 
 from kirin_video.contract.catalog import DEFAULT_CFG_SCALE, Geometry
@@ -26,6 +26,8 @@ class NativeOptions:
     overlap: int  # frames of one segment that condition the next
     guidance_scale: float  # the recommended value, where cfg_scale is 0.5
     multiple: int = 16  # width and height must divide by VAE stride × patch size
+    #: by mode: a distilled profile's own guidance, whatever cfg_scale asks
+    fixed_guidance: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,5 +94,7 @@ def plan(
         segments=segment_lengths(total, window=options.max_frames, overlap=overlap),
         overlap=overlap,
         steps=options.steps[mode],
-        guidance_scale=guidance_for(cfg_scale, recommended=options.guidance_scale),
+        guidance_scale=options.fixed_guidance.get(
+            mode, guidance_for(cfg_scale, recommended=options.guidance_scale)
+        ),
     )

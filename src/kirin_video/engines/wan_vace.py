@@ -21,6 +21,8 @@ from kirin_video.contract.errors import GenerationFailed
 from kirin_video.engines.base import Clip, Job, ProgressFn
 from kirin_video.engines.loading import load_pipeline, release_memory, resolve_device
 from kirin_video.engines.native import NativeOptions, NativePlan, plan
+from kirin_video.engines.profiles import Profile, profile_for, scheduler_for
+from kirin_video.engines.prompts import PromptCache
 from kirin_video.media.frames import rgb_pixels, to_frame
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,11 @@ class DiffusersEngine:
         self._loader = loader
         self._pipe: Any = None
         self._lock = threading.Lock()
+        self._profiles = {mode: profile_for(settings, mode) for mode in Mode}
+        self._schedulers: dict[str, Any] = {}
+        self.prompts = PromptCache(
+            settings.prompt_cache_size, offload_encoder=_offloads_encoder(settings)
+        )
 
     @property
     def pipeline(self) -> Any:
@@ -61,17 +68,32 @@ class DiffusersEngine:
 
     def options(self) -> NativeOptions:
         """The native working point from settings and the network's size multiple."""
-        settings, pipe = self._settings, self.pipeline
+        settings, pipe, profiles = self._settings, self.pipeline, self._profiles
         transformer = pipe.transformer or pipe.transformer_2
         return NativeOptions(
             short_side={Mode.STD: settings.native_short_side, Mode.PRO: settings.pro_short_side},
-            steps={Mode.STD: settings.inference_steps, Mode.PRO: settings.pro_inference_steps},
+            steps={mode: profile.steps for mode, profile in profiles.items()},
             fps=settings.native_fps,
             max_frames=settings.max_native_frames,
             overlap=settings.segment_overlap,
             guidance_scale=settings.guidance_scale,
             multiple=pipe.vae_scale_factor_spatial * transformer.config.patch_size[1],
+            fixed_guidance=_fixed_guidance(profiles),
         )
+
+    def profile(self, mode: str) -> Profile:
+        """The profile ``mode`` denoises with (``KIRIN_STD_PROFILE`` / ``KIRIN_PRO_PROFILE``)."""
+        return self._profiles[Mode(mode)]
+
+    def _use_scheduler(self, mode: str) -> None:
+        """Give the pipeline the scheduler of the mode's profile (built once, then kept)."""
+        pipe = self.pipeline
+        if not self._schedulers:
+            loaded = pipe.scheduler
+            self._schedulers = {
+                mode: scheduler_for(loaded, profile) for mode, profile in self._profiles.items()
+            }
+        pipe.scheduler = self._schedulers[Mode(mode)]
 
     def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
         """Render the job's native clip, segment by segment, reporting each denoising step."""
@@ -84,8 +106,9 @@ class DiffusersEngine:
                 cfg_scale=job.cfg_scale,
                 options=self.options(),
             )
+            self._use_scheduler(job.mode)
             try:
-                frames = _render(self.pipeline, job, native, on_progress)
+                frames = _render(self.pipeline, job, native, on_progress, self.prompts)
             except torch.OutOfMemoryError as exc:
                 release_memory()
                 raise GenerationFailed(self._out_of_memory(native, job.mode)) from exc
@@ -102,7 +125,23 @@ class DiffusersEngine:
         )
 
 
-def _render(pipe: Any, job: Job, native: NativePlan, on_progress: ProgressFn) -> list[np.ndarray]:
+def _fixed_guidance(profiles: dict[Mode, Profile]) -> dict[str, float]:
+    """The guidance of each mode whose profile fixes it (a distilled one), by mode."""
+    return {
+        mode: profile.guidance_scale
+        for mode, profile in profiles.items()
+        if profile.guidance_scale is not None
+    }
+
+
+def _offloads_encoder(settings: Settings) -> bool:
+    """Whether the prompt cache moves the text encoder (KIRIN_CPU_OFFLOAD moves it otherwise)."""
+    return settings.text_encoder_offload and settings.cpu_offload == "none"
+
+
+def _render(
+    pipe: Any, job: Job, native: NativePlan, on_progress: ProgressFn, prompts: PromptCache
+) -> list[np.ndarray]:
     import torch
 
     size = (native.width, native.height)
@@ -128,9 +167,15 @@ def _render(pipe: Any, job: Job, native: NativePlan, on_progress: ProgressFn) ->
             on_progress(_DENOISE_SHARE * (done_before + step + 1) / total)  # noqa: B023
             return tensors
 
+        positive, negative = prompts.embeddings(
+            pipe,
+            job.prompt or "",
+            job.negative_prompt or "",
+            guided=native.guidance_scale > 1.0,
+        )
         output = pipe(
-            prompt=job.prompt or "",
-            negative_prompt=job.negative_prompt or "",
+            prompt_embeds=positive,
+            negative_prompt_embeds=negative,
             video=video,
             mask=mask,
             reference_images=references,
