@@ -67,10 +67,10 @@ def load_pipeline(settings: Settings) -> Any:
             "KIRIN_MODEL_PATH is not set: point it at a diffusers-format Wan VACE pipeline "
             "(a local directory or a Hugging Face repo id), see docs/engines.md"
         )
-    _check_local_path(source)
     device = resolve_device(settings)
+    check_quantize(settings, device)  # what the machine cannot do, before reading any file
+    _check_local_path(source)
     dtype = resolve_dtype(settings, device)
-    check_quantize(settings, device)
     try:
         # The VAE stays in fp32 (Wan's own recipe): bf16 decoding bands smooth gradients.
         dtypes = {"default": dtype, "vae": torch.float32}
