@@ -14,7 +14,7 @@ doctor_app = typer.Typer()
 
 @doctor_app.command("doctor")
 def doctor() -> None:
-    """Print the engine choice, device, dtype, model path, weights and free GPU memory."""
+    """Print the engine choice, device, dtype, weights, free GPU memory and accelerations."""
     table = Table("check", "value")
     for fact, value in diagnose(Settings()):
         table.add_row(fact, value)
