@@ -8,6 +8,7 @@ was trained with. ``quality`` keeps the pipeline's own scheduler and the configu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from kirin_video.config import Settings
@@ -47,9 +48,28 @@ def scheduler_for(loaded: Any, profile: Profile) -> Any:
     if profile.scheduler == "pipeline":
         return loaded
     if profile.scheduler == "euler":
-        return FlowMatchEulerDiscreteScheduler(  # type: ignore[no-untyped-call]
+        euler = _distill_euler(FlowMatchEulerDiscreteScheduler)
+        return euler(
             num_train_timesteps=loaded.config.num_train_timesteps, shift=profile.flow_shift
         )
     return UniPCMultistepScheduler.from_config(  # type: ignore[no-untyped-call]
         loaded.config, flow_shift=profile.flow_shift
     )
+
+
+def distill_sigmas(steps: int) -> list[float]:
+    """LightX2V's step list before the shift: 1, 1 − 1/n, …, 1/n (1000, 750, 500, 250 for 4)."""
+    return [1.0 - index / steps for index in range(steps)]
+
+
+@cache
+def _distill_euler(base: type) -> Any:
+    """Flow-matching Euler stepping at :func:`distill_sigmas` (shifted), not evenly in time."""
+
+    class DistillEulerScheduler(base):  # type: ignore[misc, valid-type]
+        def set_timesteps(self, num_inference_steps: int | None = None, **kwargs: Any) -> None:
+            if num_inference_steps and kwargs.get("sigmas") is None:
+                kwargs["sigmas"] = distill_sigmas(num_inference_steps)
+            super().set_timesteps(num_inference_steps, **kwargs)
+
+    return DistillEulerScheduler
