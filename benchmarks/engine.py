@@ -6,7 +6,15 @@ weights with --model-path. Speed does not depend on the weights' values. ``post 
 worker does after the engine: optical-flow retiming to 30 fps, resizing to the contract's size
 and H.264 encoding (``--encode-preset``), all on the CPU.
 
+--profile, --cache and --quantize take comma-separated values; every combination is one row of
+the table, so one run compares them. ``--lora random`` fuses a random LoRA of LightX2V's
+published shape (original Wan keys, rank 32), built here for the network. With random weights a
+``fast`` profile needs no LoRA (the network is treated as distilled: speed is the same).
+``passes`` counts the transformer's forward passes per video and ``matmul %`` the share of its
+linear-layer calls that ran, against the same profile uncached.
+
     python benchmarks/engine.py                                    # CPU: the tiny network
+    python benchmarks/engine.py --profile quality,fast --cache none,first-block,taylorseer
     python benchmarks/engine.py --arch 1.3b --device cuda --mode std --duration 5
     python benchmarks/engine.py --arch 14b --device cuda --mode pro --steps 4
 """
@@ -18,19 +26,29 @@ import itertools
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 
 from kirin_video.config import EncodePreset, Settings
 from kirin_video.contract.catalog import Model, output_geometry
 from kirin_video.engines.architectures import ARCHITECTURES, build_random_pipeline
 from kirin_video.engines.base import Clip, Job
-from kirin_video.engines.loading import configure, load_pipeline, resolve_device, resolve_dtype
+from kirin_video.engines.doctor import acceleration_rows
+from kirin_video.engines.loading import (
+    configure,
+    experts,
+    load_pipeline,
+    resolve_device,
+    resolve_dtype,
+)
 from kirin_video.engines.native import plan
 from kirin_video.engines.wan_vace import DiffusersEngine
 from kirin_video.media.encode import encode_outputs
@@ -40,12 +58,58 @@ from kirin_video.media.postprocess import conform
 TINY_POINT = {"native_short_side": 64, "pro_short_side": 96, "native_fps": 8}
 
 
+#: LightX2V's distill LoRAs: original Wan module names and their rank.
+LORA_TARGETS = (
+    "self_attn.q",
+    "self_attn.k",
+    "self_attn.v",
+    "self_attn.o",
+    "cross_attn.q",
+    "cross_attn.k",
+    "cross_attn.v",
+    "cross_attn.o",
+    "ffn.0",
+    "ffn.2",
+)
+LORA_MODULES = dict(
+    zip(
+        LORA_TARGETS,
+        (
+            "attn1.to_q",
+            "attn1.to_k",
+            "attn1.to_v",
+            "attn1.to_out.0",
+            "attn2.to_q",
+            "attn2.to_k",
+            "attn2.to_v",
+            "attn2.to_out.0",
+            "ffn.net.0.proj",
+            "ffn.net.2",
+        ),
+        strict=True,
+    )
+)
+LORA_RANK = 32
+
+
 @dataclass
 class Timing:
     steps: list[float]
     total: float
     peak_gib: float
     clip: Clip
+    passes: int = 0  # transformer forward passes
+    matmuls: int = 0  # linear-layer calls inside the transformers
+
+
+@dataclass(frozen=True)
+class Config:
+    """One row of the table: the switches it runs with."""
+
+    profile: str
+    cache: str
+    quantize: str
+    loras: list[tuple[str, float]] = field(default_factory=list)
 
 
 def parse() -> argparse.Namespace:
@@ -67,10 +131,40 @@ def parse() -> argparse.Namespace:
         "--encode-preset", choices=get_args(EncodePreset), default="veryfast", help="libx264 preset"
     )
     parser.add_argument("--cpu-offload", choices=["none", "model", "sequential"], default="none")
+    parser.add_argument("--profile", default="quality", help="quality,fast: profiles to compare")
+    parser.add_argument("--cache", default="none", help="none,first-block,taylorseer")
+    parser.add_argument("--cache-threshold", type=float, default=0.05, help="first-block")
+    parser.add_argument("--cache-interval", type=int, default=3, help="taylorseer")
+    parser.add_argument("--quantize", default="none", help="none,fp8")
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="load every configuration first and alternate their videos (fair on a busy machine)",
+    )
+    parser.add_argument(
+        "--lora",
+        action="append",
+        default=[],
+        help="SOURCE[:STRENGTH] fused at load (repeatable); 'random': one of LightX2V's shape",
+    )
     return parser.parse_args()
 
 
-def settings_for(args: argparse.Namespace) -> Settings:
+def configs(args: argparse.Namespace, random_lora: Path) -> list[Config]:
+    """Every combination of the listed profiles, caches and quantizations."""
+    loras = [
+        (str(random_lora), 1.0) if entry == "random" else Settings._lora_entry(entry)
+        for entry in args.lora
+    ]
+    return [
+        Config(profile=profile, cache=cache, quantize=quantize, loras=loras)
+        for profile, cache, quantize in itertools.product(
+            args.profile.split(","), args.cache.split(","), args.quantize.split(",")
+        )
+    ]
+
+
+def settings_for(args: argparse.Namespace, config: Config) -> Settings:
     point: dict[str, Any] = dict(TINY_POINT) if args.arch == "tiny" and not args.model_path else {}
     if args.fps:
         point["native_fps"] = args.fps
@@ -87,11 +181,18 @@ def settings_for(args: argparse.Namespace) -> Settings:
         compile=args.compile,
         cpu_offload=args.cpu_offload,
         encode_preset=args.encode_preset,
+        loras=config.loras,
+        distilled=not args.model_path,  # random weights: a distilled network runs as fast
+        **{f"{args.mode}_profile": config.profile},
+        cache=config.cache,
+        cache_threshold=args.cache_threshold,
+        cache_interval=args.cache_interval,
+        quantize=config.quantize,
         **point,
     )
 
 
-def random_loader(arch: str) -> Any:
+def random_loader(arch: str, random_lora: Path) -> Any:
     """Build the named network with random weights straight on its device and in its dtype."""
 
     def load(settings: Settings) -> Any:
@@ -105,11 +206,53 @@ def random_loader(arch: str) -> Any:
         finally:
             torch.set_default_dtype(previous)
         pipe.vae.to(torch.float32)
+        if any(source == str(random_lora) for source, _ in settings.loras):
+            save_distill_lora(pipe.transformer, random_lora)
         configure(pipe, settings, device=device)
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
     return load
+
+
+def save_distill_lora(transformer: Any, path: Path) -> None:
+    """A random LoRA with the keys, rank and alpha of LightX2V's published distill LoRAs."""
+    generator = torch.Generator().manual_seed(0)
+    tensors: dict[str, torch.Tensor] = {}
+    for index in range(len(transformer.blocks)):
+        for wan, module in LORA_MODULES.items():
+            linear = transformer.get_submodule(f"blocks.{index}.{module}")
+            prefix = f"diffusion_model.blocks.{index}.{wan}"
+            down = torch.randn(LORA_RANK, linear.in_features, generator=generator) * 0.01
+            tensors[f"{prefix}.lora_down.weight"] = down
+            tensors[f"{prefix}.lora_up.weight"] = torch.zeros(linear.out_features, LORA_RANK)
+            tensors[f"{prefix}.alpha"] = torch.tensor(float(LORA_RANK))
+    save_file(tensors, str(path))
+
+
+@contextmanager
+def counting(engine: DiffusersEngine) -> Iterator[Timing]:
+    """Count the transformers' passes and linear-layer calls into a Timing's counters."""
+    counts = Timing(steps=[], total=0.0, peak_gib=0.0, clip=Clip(frames=[], fps=1.0))
+
+    def passed(*_: Any) -> None:
+        counts.passes += 1
+
+    def multiplied(*_: Any) -> None:
+        counts.matmuls += 1
+
+    transformers = experts(engine.pipeline)
+    handles = [t.register_forward_pre_hook(passed) for t in transformers] + [
+        m.register_forward_pre_hook(multiplied)
+        for t in transformers
+        for m in t.modules()
+        if isinstance(m, torch.nn.Linear)
+    ]
+    try:
+        yield counts
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def job_for(args: argparse.Namespace) -> Job:
@@ -141,12 +284,13 @@ def timed(engine: DiffusersEngine, job: Job, device: str) -> Timing:
 
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
-    clip = engine.generate(job, on_progress)
-    total = time.perf_counter() - started
+    with counting(engine) as counts:
+        started = time.perf_counter()
+        clip = engine.generate(job, on_progress)
+        total = time.perf_counter() - started
     steps = [b - a for a, b in itertools.pairwise(marks[:-1])]  # the last mark follows decoding
     peak = torch.cuda.max_memory_allocated() / 1024**3 if cuda else 0.0
-    return Timing(steps=steps, total=total, peak_gib=peak, clip=clip)
+    return Timing(steps, total, peak, clip, passes=counts.passes, matmuls=counts.matmuls)
 
 
 def delivered(clip: Clip, job: Job, preset: str) -> float:
@@ -163,61 +307,134 @@ def delivered(clip: Clip, job: Job, preset: str) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    args = parse()
-    settings = settings_for(args)
-    device = resolve_device(settings)
-    loader = load_pipeline if args.model_path else random_loader(args.arch)
+HEADER = (
+    "arch",
+    "device",
+    "dtype",
+    "model",
+    "mode",
+    "dur",
+    "native WxHxF",
+    "segments",
+    "profile",
+    "lora",
+    "cache",
+    "quantize",
+    "steps",
+    "passes",
+    "matmul %",
+    "s/step",
+    "s/video",
+    "post s",
+    "s/task",
+    "peak GiB",
+    "load s",
+)
+
+
+@dataclass
+class Bench:
+    """One configuration's loaded engine and the videos timed on it so far."""
+
+    config: Config
+    settings: Settings
+    engine: DiffusersEngine | None
+    job: Job
+    native: Any
+    load_s: float
+    runs: list[Timing] = field(default_factory=list)
+
+    def time_one(self) -> None:
+        assert self.engine is not None
+        self.runs.append(timed(self.engine, self.job, resolve_device(self.settings)))
+
+
+def prepare(args: argparse.Namespace, config: Config, random_lora: Path) -> Bench:
+    """Load one configuration's engine and render a warm-up video on it."""
+    settings = settings_for(args, config)
+    loader = load_pipeline if args.model_path else random_loader(args.arch, random_lora)
     started = time.perf_counter()
     engine = DiffusersEngine(settings, loader=loader)
-    engine.warm()
+    engine.pipeline  # noqa: B018  (a refused switch stops the run here, with its reason)
     load_s = time.perf_counter() - started
     job = job_for(args)
     native = plan(
         geometry=job.geometry, mode=job.mode, cfg_scale=job.cfg_scale, options=engine.options()
     )
-    timed(engine, job, device)  # warm-up: kernels, allocator, compilation
-    runs = [timed(engine, job, device) for _ in range(args.repeats)]
-    step_s = statistics.median(s for run in runs for s in run.steps)
-    total_s = statistics.median(run.total for run in runs)
-    post_s = delivered(runs[0].clip, job, settings.encode_preset)
-    header = (
-        "arch",
-        "device",
-        "dtype",
-        "model",
-        "mode",
-        "dur",
-        "native WxHxF",
-        "segments",
-        "steps",
-        "s/step",
-        "s/video",
-        "post s",
-        "s/task",
-        "peak GiB",
-        "load s",
-    )
-    row = (
+    bench = Bench(config, settings, engine, job, native, load_s)
+    timed(engine, job, resolve_device(settings))  # warm-up: kernels, allocator, compilation
+    return bench
+
+
+def measure_all(args: argparse.Namespace, plans: list[Config], random_lora: Path) -> list[Bench]:
+    """Every configuration's videos: one after another, or alternating with --interleave."""
+    if not args.interleave:
+        done = []
+        for config in plans:
+            bench = prepare(args, config, random_lora)
+            for _ in range(args.repeats):
+                bench.time_one()
+            done.append(finish(bench))
+        return done
+    benches = [prepare(args, config, random_lora) for config in plans]
+    for _ in range(args.repeats):
+        for bench in benches:
+            bench.time_one()
+    return [finish(bench) for bench in benches]
+
+
+def finish(bench: Bench) -> Bench:
+    """Drop the engine (and its memory) once its videos are timed."""
+    bench.engine = None
+    return bench
+
+
+def row(args: argparse.Namespace, bench: Bench, full: int) -> tuple[str, ...]:
+    """A table row; ``full`` is the uncached run's linear-layer calls for the same profile."""
+    config, job, native, run = bench.config, bench.job, bench.native, bench.runs[0]
+    device = resolve_device(bench.settings)
+    step_s = statistics.median(s for timing in bench.runs for s in timing.steps)
+    total_s = statistics.median(timing.total for timing in bench.runs)
+    post_s = delivered(run.clip, job, bench.settings.encode_preset)
+    return (
         args.model_path or args.arch,
         torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
-        str(resolve_dtype(settings, device)).removeprefix("torch."),
+        str(resolve_dtype(bench.settings, device)).removeprefix("torch."),
         job.model.value.removeprefix("kirin_v1_6_"),
         job.mode,
         f"{args.duration}s",
         f"{native.width}x{native.height}x{native.segments[0]}",
         str(len(native.segments)),
+        config.profile,
+        "yes" if config.loras else "no",
+        config.cache,
+        config.quantize,
         str(native.steps),
+        str(run.passes),
+        f"{100 * run.matmuls / full:.0f}" if full else "",
         f"{step_s:.3f}",
         f"{total_s:.2f}",
         f"{post_s:.2f}",
         f"{total_s + post_s:.2f}",
-        f"{runs[0].peak_gib:.1f}",
-        f"{load_s:.1f}",
+        f"{run.peak_gib:.1f}",
+        f"{bench.load_s:.1f}",
     )
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    print("| " + " | ".join(row) + " |")
+
+
+def main() -> None:
+    args = parse()
+    with tempfile.TemporaryDirectory() as tmp:
+        random_lora = Path(tmp) / "distill_lora.safetensors"
+        benches = measure_all(args, configs(args, random_lora), random_lora)
+    uncached = {b.config.profile: b.runs[0].matmuls for b in benches if b.config.cache == "none"}
+    first = benches[0].settings
+    for fact, value in acceleration_rows(first, resolve_device(first)):
+        print(f"{fact}: {value.replace(str(random_lora), 'random, of LightX2V shape')}")
+    print()
+    print("| " + " | ".join(HEADER) + " |")
+    print("|" + "---|" * len(HEADER))
+    for bench in benches:
+        print("| " + " | ".join(row(args, bench, uncached.get(bench.config.profile, 0))) + " |")
 
 
 if __name__ == "__main__":
