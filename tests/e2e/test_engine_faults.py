@@ -6,7 +6,6 @@ server keeps answering while the child dies, hangs or ignores a cancel.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -76,17 +75,6 @@ def _attempts(settings: Settings, task_id: str) -> int:
         db.close()
 
 
-def _gone(pid: int, *, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_child_that_aborts_once_costs_one_try_and_the_task_completes(
     serve: Serve, settings: Settings, png_b64: str, tmp_path: Path
 ) -> None:
@@ -137,7 +125,7 @@ def test_a_cancel_the_child_ignores_kills_it_and_the_next_task_gets_a_fresh_one(
     child = engine.children()[0]
     answer = client.post(task_path(task["id"], "cancel"), headers=bearer(KEY_A))
     assert answer.status_code == 200 and answer.json()["error"]["code"] == "8002005097"
-    assert _gone(child, within_s=3)  # half a second to notice, half a second of grace
+    assert faults.gone(child, within_s=3)  # half a second to notice, half a second of grace
     assert client.get("/healthz").status_code == 200
     fresh = engine.children()
     assert len(fresh) == 1 and fresh != [child]

@@ -23,6 +23,18 @@ def frames(count: int = 21) -> Clip:
     return Clip(frames=[np.full((*SIZE, 3), i, np.uint8) for i in range(count)], fps=FPS)
 
 
+def gone(pid: int, *, within_s: float) -> bool:
+    """Whether process ``pid`` has exited within ``within_s`` seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 class Steady:
     """Renders in ten steps; reports its process id, so tests see which child ran a job."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -50,17 +49,6 @@ def make() -> Iterator[Make]:
         engine.close()
 
 
-def _gone(pid: int, *, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_frames_come_back_exactly_and_progress_is_handed_on(make: Make) -> None:
     engine = make(faults.Steady)
     seen: list[float] = []
@@ -83,7 +71,7 @@ def test_a_child_that_aborts_fails_its_job_and_a_fresh_one_takes_the_next(
     first = engine.children()
     with pytest.raises(EngineCrashed, match=r"died \(exit code -6\)"):
         engine.generate(JOB, lambda _v: None)
-    assert _gone(first[0], within_s=5)
+    assert faults.gone(first[0], within_s=5)
     clip = engine.generate(JOB, lambda _v: None)
     assert len(clip.frames) == 21 and engine.children() != first
 
@@ -95,7 +83,7 @@ def test_a_hung_child_is_killed_at_the_deadline(make: Make) -> None:
     with pytest.raises(DeadlineExceeded, match=r"ran out of time \(2 s\)"):
         engine.generate(JOB, lambda _v: None)
     assert 1.4 < time.monotonic() - started < 4
-    assert _gone(child, within_s=5)
+    assert faults.gone(child, within_s=5)
     assert len(engine.children()) == 1  # already restarted, loading for the next job
 
 
@@ -127,7 +115,7 @@ def test_a_child_that_ignores_stop_is_killed_after_the_grace(make: Make) -> None
     with pytest.raises(Stopped):
         engine.generate(JOB, _cancel_after(0.3))
     assert time.monotonic() - started < 2
-    assert _gone(child, within_s=5) and len(engine.children()) == 1
+    assert faults.gone(child, within_s=5) and len(engine.children()) == 1
 
 
 def test_a_quiet_child_still_hears_a_cancel(make: Make) -> None:
