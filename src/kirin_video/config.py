@@ -136,6 +136,22 @@ class Settings(BaseSettings):
         default_factory=lambda: ["kling-v1-6"]
     )  # /v1/videos/multi-image2video → kirin_v1_6_multi_i2v
 
+    # The OpenAI Videos routes (docs/openai-compat.md): other `model` names for each model, such
+    # as the names a gateway or tool sends, and how long the SDK's poller waits between reads.
+    openai_i2v_models: list[str] = Field(default_factory=list)  # → kirin_v1_6_i2v
+    openai_multi_models: list[str] = Field(default_factory=list)  # → kirin_v1_6_multi_i2v
+    openai_poll_after_ms: int = Field(default=1000, ge=0)
+
+    @model_validator(mode="after")
+    def _openai_names_mean_one_model(self) -> Settings:
+        both = sorted(set(self.openai_i2v_models) & set(self.openai_multi_models))
+        if both:
+            raise ValueError(
+                f"KIRIN_OPENAI_I2V_MODELS and KIRIN_OPENAI_MULTI_MODELS must not share a name; "
+                f"both have {', '.join(both)}"
+            )
+        return self
+
     # Abuse limits, per API key (docs/api.md, "Limits").
     rate_limit: str = "100/second"  # requests, in the `limits` notation: "5/second", "600/minute"
     rate_limit_storage: str = "memory://"  # e.g. redis://host:6379 to share it between API nodes
@@ -151,6 +167,8 @@ class Settings(BaseSettings):
     max_attempts: int = 3  # tries of a task whose worker dies under it, then 8002005098
     # The engine in a child process per slot (docs/deploy.md, "Faults"); false: in the worker.
     engine_child: bool = True
+    # Encode a task while the engine renders the slot's next one (docs/performance.md).
+    overlap: bool = True
     task_timeout_s: float | None = Field(default=None, gt=0)  # every run; default: by mode
     cancel_grace_s: float = Field(default=5.0, ge=0)  # a told child gets this long to stop
     stream_poll_s: float = Field(default=0.5, gt=0)  # how often a task stream reads its task

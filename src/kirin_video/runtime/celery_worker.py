@@ -14,6 +14,7 @@ from kirin_video.contract.catalog import Status
 from kirin_video.runtime.broker import QUEUE, RUN_TASK
 from kirin_video.runtime.build import build_node
 from kirin_video.runtime.execute import Runtime, execute_next
+from kirin_video.runtime.handoff import DoneFn, Finisher
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.identity import worker_name
 from kirin_video.tasks.workers import WorkerRegistry
@@ -28,21 +29,26 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     assert tickets is not None  # a worker is only started with KIRIN_BROKER_URL set
     runtime.service.db.migrate()
     app = tickets.app
-    slots = _heartbeats(runtime, registry, concurrency)
-    free: queue.SimpleQueue[Heartbeat] = queue.SimpleQueue()
-    for heartbeat in slots:
-        free.put(heartbeat)
+
+    def republish(task_id: str) -> None:
+        if runtime.service.status(task_id) == Status.PENDING:
+            tickets.publish(task_id)  # handed back or to be tried again: a worker takes it now
+
+    slots = _slots(runtime, registry, concurrency, on_done=republish)
+    free: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
+    for slot in slots:
+        free.put(slot)
 
     @app.task(name=RUN_TASK)  # type: ignore[untyped-decorator]
     def run(ticket: str) -> None:
-        heartbeat = free.get()
+        heartbeat, finisher = slot = free.get()
         try:
-            ran = execute_next(runtime, heartbeat)
+            ran = execute_next(runtime, heartbeat, finisher=finisher)
             log.info("ticket %s: ran %s", ticket, ran or "nothing (no task waiting)")
-            if ran is not None and runtime.service.status(ran) == Status.PENDING:
-                tickets.publish(ran)  # handed back or to be tried again: a worker takes it now
+            if ran is not None and finisher is None:
+                republish(ran)
         finally:
-            free.put(heartbeat)
+            free.put(slot)
 
     def shutting_down(**_: Any) -> None:
         log.info(
@@ -55,30 +61,43 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     signals.worker_shutting_down.connect(shutting_down, weak=False)
     sweeper = node.sweeper
     runtime.engine.warm()
-    for heartbeat in slots:
+    for heartbeat, _ in slots:
         heartbeat.start(kind="celery", engine=runtime.engine.name, device=settings.device)
     sweeper.start()
     try:
         app.worker_main(_argv(settings, concurrency))
     finally:
+        for _, finisher in slots:  # the last tasks rendered; hand_back is set past the grace
+            if finisher is not None:
+                finisher.close()
         sweeper.stop()
-        for heartbeat in slots:
+        for heartbeat, _ in slots:
             heartbeat.stop()
         runtime.close()
         runtime.service.db.close()
 
 
-def _heartbeats(runtime: Runtime, registry: WorkerRegistry, concurrency: int) -> list[Heartbeat]:
-    """One lease holder per concurrent slot, each with its own name."""
-    return [
-        Heartbeat(
-            worker_name(f"c{index}" if concurrency > 1 else None),
+#: A concurrent slot: its lease holder and, with overlap, the thread that encodes its tasks.
+_Slot = tuple[Heartbeat, Finisher | None]
+
+
+def _slots(
+    runtime: Runtime, registry: WorkerRegistry, concurrency: int, *, on_done: DoneFn
+) -> list[_Slot]:
+    """One lease holder (and finisher) per concurrent slot, each with its own name."""
+    slots: list[_Slot] = []
+    for index in range(concurrency):
+        name = worker_name(f"c{index}" if concurrency > 1 else None)
+        heartbeat = Heartbeat(
+            name,
             service=runtime.service,
             registry=registry,
             interval_s=runtime.settings.lease_s / 4,
         )
-        for index in range(concurrency)
-    ]
+        overlap = runtime.settings.overlap
+        finisher = Finisher(name=f"c{index}", on_done=on_done) if overlap else None
+        slots.append((heartbeat, finisher))
+    return slots
 
 
 def _argv(settings: Settings, concurrency: int) -> list[str]:

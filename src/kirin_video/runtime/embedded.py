@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from kirin_video.runtime.execute import Runtime, execute_next
+from kirin_video.runtime.handoff import Finisher
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.identity import worker_name
 from kirin_video.tasks.db import log_failure
@@ -31,7 +33,7 @@ class EmbeddedWorker:
         self._idle_wait_s = idle_wait_s
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._workers: list[tuple[threading.Thread, Heartbeat]] = []
+        self._workers: list[tuple[threading.Thread, Heartbeat, Finisher | None]] = []
 
     def start(self) -> None:
         """Start ``threads`` loops; zero makes an API-only node that leaves tasks to others."""
@@ -44,34 +46,48 @@ class EmbeddedWorker:
                 interval_s=settings.lease_s / 4,
             )
             heartbeat.start(kind="embedded", engine=self._runtime.engine.name, device=None)
+            finisher = Finisher(name=f"t{index}") if settings.overlap else None
             thread = threading.Thread(
-                target=self._loop, args=(heartbeat,), name=f"kirin-worker-{index}", daemon=True
+                target=self._loop,
+                args=(heartbeat, finisher),
+                name=f"kirin-worker-{index}",
+                daemon=True,
             )
             thread.start()
-            self._workers.append((thread, heartbeat))
+            self._workers.append((thread, heartbeat, finisher))
 
     def notify(self, _tasks: object = None) -> None:
         """Wake an idle thread: a task was created (or several were requeued)."""
         self._wake.set()
 
     def stop(self, *, grace_s: float) -> None:
-        """Stop taking tasks; a running one gets ``grace_s`` to finish, then goes back queued."""
+        """Stop taking tasks; running ones get ``grace_s`` to finish, then go back queued."""
         self._stop.set()
         self._wake.set()
-        for thread, _ in self._workers:
-            thread.join(grace_s)
-        if any(thread.is_alive() for thread, _ in self._workers):
+        deadline = time.monotonic() + grace_s
+        if not self._drain(until=deadline):
             self._runtime.hand_back.set()
-            for thread, _ in self._workers:
-                thread.join(30)
-        for _, heartbeat in self._workers:
+            self._drain(until=time.monotonic() + 30)
+        for _, heartbeat, _ in self._workers:
             heartbeat.stop()
         self._workers.clear()
 
-    def _loop(self, heartbeat: Heartbeat) -> None:
+    def _drain(self, *, until: float) -> bool:
+        """Wait for the loops, then their finishers, until ``until``; True if all stopped."""
+        for thread, _, _ in self._workers:
+            thread.join(max(0.0, until - time.monotonic()))
+        if any(thread.is_alive() for thread, _, _ in self._workers):
+            return False
+        return all(
+            finisher.close(timeout_s=max(0.0, until - time.monotonic()))
+            for _, _, finisher in self._workers
+            if finisher is not None
+        )
+
+    def _loop(self, heartbeat: Heartbeat, finisher: Finisher | None) -> None:
         while not self._stop.is_set():
             try:
-                if execute_next(self._runtime, heartbeat) is None:
+                if execute_next(self._runtime, heartbeat, finisher=finisher) is None:
                     self._wake.wait(self._idle_wait_s)
                     self._wake.clear()
             except Exception as exc:  # a broken database connection must not kill the worker

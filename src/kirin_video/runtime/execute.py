@@ -20,12 +20,13 @@ from kirin_video.config import Settings
 from kirin_video.contract.catalog import Geometry, Model, output_geometry
 from kirin_video.contract.errors import ErrorCode, KirinError
 from kirin_video.contract.incidents import Incident
-from kirin_video.engines.base import Engine, Job
+from kirin_video.engines.base import Clip, Engine, Job
 from kirin_video.media.encode import EncodedVideo, encode_outputs
 from kirin_video.media.frames import rgb_pixels
 from kirin_video.media.intake import decode_image
 from kirin_video.media.postprocess import conform
 from kirin_video.runtime.child import ChildEngine, DeadlineExceeded, EngineCrashed
+from kirin_video.runtime.handoff import Finisher
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.progress import ProgressReporter, Stopped
 from kirin_video.storage.base import Storage
@@ -61,22 +62,38 @@ class HandBack(Exception):
     """The worker is shutting down: give the task back to the queue instead of finishing it."""
 
 
-def execute_next(runtime: Runtime, heartbeat: Heartbeat) -> str | None:
-    """Run the task the scheduler picks next (fair between keys); None when none is waiting."""
+def execute_next(
+    runtime: Runtime, heartbeat: Heartbeat, *, finisher: Finisher | None = None
+) -> str | None:
+    """Run the task the scheduler picks next (fair between keys); None when none is waiting.
+
+    With a ``finisher`` this returns once the task is rendered and handed over: the slot can
+    render its next task while the finisher encodes and stores this one.
+    """
     while (task_id := runtime.service.next_pending()) is not None:
         claimed = runtime.service.claim(task_id, worker=heartbeat.worker)
-        if claimed is not None:  # else another worker took it first: ask again
-            with heartbeat.running(task_id, until=run_deadline(runtime.settings, claimed)):
-                _execute_claimed(claimed, runtime, heartbeat.worker)
-            return task_id
+        if claimed is None:  # another worker took it first: ask again
+            continue
+        release = heartbeat.hold(task_id, until=run_deadline(runtime.settings, claimed))
+        try:
+            finish = _render_stage(claimed, runtime, heartbeat.worker)
+        except BaseException:
+            release()
+            raise
+        work = _then(finish, release) if finish is not None else release
+        if finisher is None or finish is None:
+            work()
+        else:
+            finisher.hand_over(task_id, work)
+        return task_id
     return None
 
 
 def execute(task_id: str, runtime: Runtime, *, worker: str) -> None:
     """Claim the task, generate, encode, store and finish it; never raises for a task's failure."""
     claimed = runtime.service.claim(task_id, worker=worker)
-    if claimed is not None:
-        _execute_claimed(claimed, runtime, worker)
+    if claimed is not None and (finish := _render_stage(claimed, runtime, worker)) is not None:
+        finish()
 
 
 def run_deadline(settings: Settings, claimed: Claimed) -> float:
@@ -86,11 +103,55 @@ def run_deadline(settings: Settings, claimed: Claimed) -> float:
     return time.time() + timeout + settings.cancel_grace_s
 
 
-def _execute_claimed(claimed: Claimed, runtime: Runtime, worker: str) -> None:
-    task_id = claimed.task.id
+@dataclass(frozen=True)
+class Rendered:
+    """A task's frames as the engine made them, with what finishing it needs."""
+
+    claimed: Claimed
+    job: Job
+    clip: Clip
+    progress: ProgressReporter
+    started: float
+    generated: float
+
+
+def _render_stage(claimed: Claimed, runtime: Runtime, worker: str) -> Callable[[], None] | None:
+    """Render the task; the work that finishes it, or None when the run ended here."""
+    rendered = _recorded(
+        claimed.task.id, runtime, worker, lambda: _render(claimed, runtime, worker)
+    )
+    if rendered is None:
+        return None
+    return lambda: _finish_stage(rendered, runtime, worker)
+
+
+def _finish_stage(rendered: Rendered, runtime: Runtime, worker: str) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="kirin-"))
     try:
-        _run(claimed, runtime, workdir, worker)
+        _recorded(
+            rendered.claimed.task.id,
+            runtime,
+            worker,
+            lambda: _finish(rendered, runtime, workdir, worker),
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _then(first: Callable[[], None], then: Callable[[], None]) -> Callable[[], None]:
+    def both() -> None:
+        try:
+            first()
+        finally:
+            then()
+
+    return both
+
+
+def _recorded(task_id: str, runtime: Runtime, worker: str, stage: Callable[[], T]) -> T | None:
+    """Run one stage of a task; how it broke off, if it did, is recorded on the task (None)."""
+    try:
+        return stage()
     except HandBack:
         runtime.service.release(task_id, worker=worker)
         log.info("task %s handed back to the queue (worker %s shutting down)", task_id, worker)
@@ -109,11 +170,10 @@ def _execute_claimed(claimed: Claimed, runtime: Runtime, worker: str) -> None:
         log.error("task %s failed (incident %s)", task_id, incident.id, exc_info=exc)
         message = incident.message("generation failed")
         _fail(runtime, task_id, code=ErrorCode.GENERATION_FAILED, message=message, worker=worker)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return None
 
 
-def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None:
+def _render(claimed: Claimed, runtime: Runtime, worker: str) -> Rendered:
     task = claimed.task
 
     def report(value: float) -> bool:
@@ -131,9 +191,22 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None
     job = build_job(claimed)
     started = time.time()
     clip = runtime.engine.generate(job, progress.stage(0.0, GENERATE_SHARE))
-    generated = time.time()
+    return Rendered(
+        claimed=claimed,
+        job=job,
+        clip=clip,
+        progress=progress,
+        started=started,
+        generated=time.time(),
+    )
+
+
+def _finish(rendered: Rendered, runtime: Runtime, workdir: Path, worker: str) -> None:
+    task, job, progress = rendered.claimed.task, rendered.job, rendered.progress
+    finishing = time.time()
     encode_progress = progress.stage(GENERATE_SHARE, 0.99)
-    frames = conform(clip, job.geometry, first=_pixels(job.first), last=_pixels(job.last))
+    encode_progress(0.0)  # still ours? a cancel while it waited for the finisher ends it here
+    frames = conform(rendered.clip, job.geometry, first=_pixels(job.first), last=_pixels(job.last))
     videos = encode_outputs(
         frames,
         fps=job.geometry.fps,
@@ -148,9 +221,9 @@ def _run(claimed: Claimed, runtime: Runtime, workdir: Path, worker: str) -> None
     prefix = f"{task.id}/{task.attempts}"  # per attempt: a run taken over never clobbers another
     outputs = _store(prefix, runtime.storage, workdir, videos)
     timings = {
-        "queued_s": (task.started_ts or started) - task.created_ts,
-        "generate_s": generated - started,
-        "encode_s": encoded - generated,
+        "queued_s": (task.started_ts or rendered.started) - task.created_ts,
+        "generate_s": rendered.generated - rendered.started,
+        "encode_s": encoded - finishing,
         "total_s": time.time() - task.created_ts,
     }
     usage = _usage(runtime.settings, task.model, task.params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from kirin_video.tasks.db import log_failure
@@ -27,8 +27,10 @@ class Heartbeat:
         interval_s: float,
     ) -> None:
         self.worker = worker
-        self.task_id: str | None = None  # set by the worker loop while it runs one
-        self._until: float | None = None
+        #: The tasks this slot holds, each with when its lease stops being renewed: the one
+        #: rendering and, with overlap, the one still being encoded.
+        self._held: dict[str, float | None] = {}
+        self._lock = threading.Lock()
         self._service = service
         self._registry = registry
         self._interval_s = interval_s
@@ -51,28 +53,48 @@ class Heartbeat:
         except Exception:
             log.warning("could not retire worker %s from the registry", self.worker)
 
-    @contextmanager
-    def running(self, task_id: str, *, until: float | None = None) -> Iterator[None]:
-        """Renew ``task_id``'s lease while the block runs, but not past ``until`` (Unix time).
+    @property
+    def task_id(self) -> str | None:
+        """The task taken last (the one rendering), as the worker registry shows it."""
+        with self._lock:
+            return next(reversed(self._held), None)
+
+    def hold(self, task_id: str, *, until: float | None = None) -> Callable[[], None]:
+        """Renew ``task_id``'s lease until the returned function is called, not past ``until``.
 
         A run stuck past its deadline then loses its lease, and the sweeper requeues the task.
+        Holding and releasing are separate calls so a task can pass from the thread that
+        rendered it to the one that encodes it without a beat in which nobody holds it.
         """
-        self.task_id, self._until = task_id, until
+        with self._lock:
+            self._held[task_id] = until
+
+        def release() -> None:
+            with self._lock:
+                self._held.pop(task_id, None)
+
+        return release
+
+    @contextmanager
+    def running(self, task_id: str, *, until: float | None = None) -> Iterator[None]:
+        """Hold ``task_id`` while the block runs (see ``hold``)."""
+        release = self.hold(task_id, until=until)
         try:
             yield
         finally:
-            self.task_id = self._until = None
+            release()
 
     def beat(self) -> None:
-        """Once, now: the registry row, and the running task's lease while it is in time."""
-        task_id, until = self.task_id, self._until
-        self._registry.beat(self.worker, task_id=task_id)
-        if task_id is None:
-            return
-        if until is not None and time.time() > until:
-            log.warning("task %s: past its deadline, its lease is no longer renewed", task_id)
-            return
-        self._service.renew(task_id, worker=self.worker)
+        """Once, now: the registry row, and each held task's lease while it is in time."""
+        with self._lock:
+            held = list(self._held.items())
+        self._registry.beat(self.worker, task_id=held[-1][0] if held else None)
+        now = time.time()
+        for task_id, until in held:
+            if until is not None and now > until:
+                log.warning("task %s: past its deadline, its lease is no longer renewed", task_id)
+                continue
+            self._service.renew(task_id, worker=self.worker)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval_s):
