@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+EncoderName = Literal["auto", "libx264", "h264_nvenc"]
 EngineName = Literal["auto", "preview", "diffusers"]
 DtypeName = Literal["auto", "bf16", "fp16", "fp32"]
 OffloadName = Literal["none", "model", "sequential"]
@@ -159,6 +160,7 @@ class Settings(BaseSettings):
 
     # Output encoding: CPU time per video against file size (README, "Configuration").
     encode_preset: EncodePreset = "veryfast"
+    encoder: EncoderName = "auto"  # auto: NVENC where it runs here, else libx264
 
     max_body_bytes: int = 64 * 1024 * 1024
     fetch_timeout_s: float = 10.0

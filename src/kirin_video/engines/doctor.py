@@ -7,6 +7,7 @@ from kirin_video.contract.catalog import Mode
 from kirin_video.contract.errors import GenerationFailed
 from kirin_video.engines.profiles import Profile, profile_for
 from kirin_video.engines.registry import diffusers_ready
+from kirin_video.media.encoders import EncoderUnavailable, choose_encoder
 
 GIB = 1024**3
 
@@ -54,7 +55,17 @@ def acceleration_rows(settings: Settings, device: str) -> list[tuple[str, str]]:
             "prompt cache",
             f"{settings.prompt_cache_size} prompts" if settings.prompt_cache_size else "off",
         ),
+        ("overlap", "encode while the next task renders" if settings.overlap else "off"),
+        ("encoder", _encoder(settings)),
     ]
+
+
+def _encoder(settings: Settings) -> str:
+    try:
+        choice = choose_encoder(settings.encoder)
+    except EncoderUnavailable as exc:
+        return f"refused: {exc}"
+    return f"{choice.codec} ({choice.reason})"
 
 
 _COMPILE: dict[object, str] = {

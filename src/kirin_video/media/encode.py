@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-from av.video.stream import VideoStream
 from PIL import Image
 
+from kirin_video.media.encoders import X264, video_stream
 from kirin_video.media.watermark import watermark
 
-PIX_FMT = "yuv420p"
-CRF = 20
 PRESET = "veryfast"  # CPU encoding time matters more than a few percent of size
 COVER_QUALITY = 90
 
@@ -48,17 +45,15 @@ class VideoInfo:
 class _Writer:
     """One MP4 being written, frame by frame."""
 
-    def __init__(self, path: Path, *, width: int, height: int, fps: int, preset: str) -> None:
+    def __init__(
+        self, path: Path, *, width: int, height: int, fps: int, preset: str, codec: str
+    ) -> None:
         self.path = path
         self.frames = 0
         self._container = av.open(str(path), mode="w", options={"movflags": "+faststart"})
-        self._stream: VideoStream = self._container.add_stream(
-            "libx264", rate=Fraction(fps), options={"crf": str(CRF), "preset": preset}
+        self._stream = video_stream(
+            self._container, codec, width=width, height=height, fps=fps, preset=preset
         )
-        self._stream.width, self._stream.height = width, height
-        self._stream.pix_fmt = PIX_FMT
-        self._stream.time_base = Fraction(1, fps)
-        self._stream.codec_context.time_base = Fraction(1, fps)
 
     def write(self, frame: np.ndarray) -> None:
         video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
@@ -91,11 +86,12 @@ def encode_outputs(
     cover_path: Path | None = None,
     on_frame: Callable[[int], None] | None = None,
     preset: str = PRESET,
+    codec: str = X264,
 ) -> list[EncodedVideo]:
     """Write the clean MP4, and optionally a watermarked twin and a JPEG cover, in one pass.
 
     ``on_frame`` is called with the number of frames written so far, after each frame;
-    ``preset`` is libx264's speed/size trade-off.
+    ``preset`` is libx264's speed/size trade-off (NVENC's nearest for ``codec="h264_nvenc"``).
     """
     writers: list[_Writer] = []
     size = (0, 0)
@@ -104,7 +100,7 @@ def encode_outputs(
             if not writers:
                 size = _check_size(frame)
                 writers = _open_writers(
-                    video_path, watermarked_path, size=size, fps=fps, preset=preset
+                    video_path, watermarked_path, size=size, fps=fps, preset=preset, codec=codec
                 )
                 if cover_path is not None:
                     Image.fromarray(frame).save(cover_path, "JPEG", quality=COVER_QUALITY)
@@ -130,9 +126,13 @@ def _open_writers(
     size: tuple[int, int],
     fps: int,
     preset: str,
+    codec: str,
 ) -> list[_Writer]:
     paths = [video_path] if watermarked_path is None else [video_path, watermarked_path]
-    return [_Writer(path, width=size[0], height=size[1], fps=fps, preset=preset) for path in paths]
+    return [
+        _Writer(path, width=size[0], height=size[1], fps=fps, preset=preset, codec=codec)
+        for path in paths
+    ]
 
 
 def _result(writer: _Writer, *, size: tuple[int, int], fps: int) -> EncodedVideo:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from kirin_video.config import Settings
 from kirin_video.engines.base import Engine
 from kirin_video.engines.registry import choose_engine, make_engine
+from kirin_video.media.encoders import EncoderUnavailable, choose_encoder
 from kirin_video.runtime.child import ChildEngine
 from kirin_video.runtime.embedded import EmbeddedWorker
 from kirin_video.runtime.execute import Runtime
@@ -52,7 +53,18 @@ def build_runtime(
         service=service,
         storage=open_storage(settings),
         engine=engine or settings_engine(settings, slots=slots or settings.workers),
+        encoder=settings_encoder(settings),
     )
+
+
+def settings_encoder(settings: Settings) -> str:
+    """The encoder of ``KIRIN_ENCODER``; one asked for by name that cannot run stops the start."""
+    try:
+        choice = choose_encoder(settings.encoder)
+    except EncoderUnavailable as exc:
+        raise RuntimeError(f"KIRIN_ENCODER={settings.encoder}: {exc}; auto falls back") from exc
+    log.info("videos are encoded with %s (%s)", choice.codec, choice.reason)
+    return choice.codec
 
 
 def settings_engine(settings: Settings, *, slots: int) -> Engine:

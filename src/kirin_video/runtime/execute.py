@@ -22,6 +22,7 @@ from kirin_video.contract.errors import ErrorCode, KirinError
 from kirin_video.contract.incidents import Incident
 from kirin_video.engines.base import Clip, Engine, Job
 from kirin_video.media.encode import EncodedVideo, encode_outputs
+from kirin_video.media.encoders import X264
 from kirin_video.media.frames import rgb_pixels
 from kirin_video.media.intake import decode_image
 from kirin_video.media.postprocess import conform
@@ -49,6 +50,8 @@ class Runtime:
     service: TaskService
     storage: Storage
     engine: Engine
+    #: The H.264 encoder that writes the videos (``media.encoders.choose_encoder``).
+    encoder: str = X264
     #: Set when the process is shutting down and may not finish: running tasks go back to the queue.
     hand_back: threading.Event = field(default_factory=threading.Event)
 
@@ -215,6 +218,7 @@ def _finish(rendered: Rendered, runtime: Runtime, workdir: Path, worker: str) ->
         cover_path=workdir / "cover.jpg",
         on_frame=lambda done: encode_progress(done / job.geometry.frames),
         preset=runtime.settings.encode_preset,
+        codec=runtime.encoder,
     )
     encoded = time.time()
     progress(0.99)
