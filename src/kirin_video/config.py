@@ -161,6 +161,7 @@ class Settings(BaseSettings):
     # Output encoding: CPU time per video against file size (README, "Configuration").
     encode_preset: EncodePreset = "veryfast"
     encoder: EncoderName = "auto"  # auto: NVENC where it runs here, else libx264
+    conform_on_device: bool | None = None  # retime and resize on the GPU; default: on CUDA
 
     max_body_bytes: int = 64 * 1024 * 1024
     fetch_timeout_s: float = 10.0

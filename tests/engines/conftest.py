@@ -78,4 +78,7 @@ class RecordingPipeline:
         frames = rng.integers(0, 256, size=shape, dtype=np.uint8)
         self.calls.append(kwargs)
         self.outputs.append(frames)
-        return SimpleNamespace(frames=(frames.astype(np.float32) / 255.0)[None])
+        floats = frames.astype(np.float32) / 255.0
+        if kwargs.get("output_type") == "pt":  # as diffusers answers it: B×F×C×H×W
+            return SimpleNamespace(frames=torch.from_numpy(floats).permute(0, 3, 1, 2)[None])
+        return SimpleNamespace(frames=floats[None])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,12 @@ import torch
 from PIL import Image
 
 from kirin_video.config import Settings
-from kirin_video.contract.catalog import Model, output_geometry
+from kirin_video.contract.catalog import Geometry, Model, output_geometry
 from kirin_video.contract.errors import ErrorCode, GenerationFailed
 from kirin_video.engines.base import Job
 from kirin_video.engines.loading import load_pipeline, resolve_dtype
 from kirin_video.engines.wan_vace import DiffusersEngine
+from kirin_video.media.postprocess import conform
 from kirin_video.runtime.progress import Stopped
 from tests.conftest import TINY_WAN
 from tests.engines.conftest import (
@@ -535,3 +537,19 @@ def test_switches_apply_to_both_experts(tiny_wan22: Path, tmp_path: Path) -> Non
             if hasattr(module, "processor")
         }
         assert backends == {"AttentionBackendName._NATIVE_MATH"}
+
+
+def test_conforming_on_the_device_hands_over_the_final_frames(
+    engine: DiffusersEngine, tiny_settings: Settings, make_picture: MakePicture
+) -> None:
+    small = Geometry(width=192, height=128, fps=30, frames=150)  # 5 s; torch is slow on CPUs
+    job = replace(i2v_job(make_picture), geometry=small)
+    native = engine.generate(job, ignore)
+    settings = tiny_settings.model_copy(update={"conform_on_device": True})
+    on_device = DiffusersEngine(settings, loader=lambda _: engine.pipeline).generate(job, ignore)
+    geometry = job.geometry
+    assert (len(on_device.frames), on_device.fps) == (geometry.frames, geometry.fps)
+    assert on_device.frames[0].shape == (geometry.height, geometry.width, 3)
+    expected = np.stack(list(conform(native, geometry))).astype(np.int16)
+    got = np.stack(list(conform(on_device, geometry))).astype(np.int16)  # passes them through
+    assert np.abs(got[1:] - expected[1:]).mean() < 1.5  # the first is the given picture in both

@@ -57,7 +57,14 @@ def acceleration_rows(settings: Settings, device: str) -> list[tuple[str, str]]:
         ),
         ("overlap", "encode while the next task renders" if settings.overlap else "off"),
         ("encoder", _encoder(settings)),
+        ("retime and resize", _conform(settings, device)),
     ]
+
+
+def _conform(settings: Settings, device: str) -> str:
+    wanted = settings.conform_on_device
+    on_device = device.startswith("cuda") if wanted is None else wanted
+    return f"on {device}, before the frames leave it" if on_device else "on the CPU, after"
 
 
 def _encoder(settings: Settings) -> str:

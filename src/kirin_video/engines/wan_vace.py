@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -23,7 +23,11 @@ from kirin_video.engines.loading import load_pipeline, release_memory, resolve_d
 from kirin_video.engines.native import NativeOptions, NativePlan, plan
 from kirin_video.engines.profiles import Profile, profile_for, scheduler_for
 from kirin_video.engines.prompts import PromptCache
+from kirin_video.media.device_conform import conform_on_device
 from kirin_video.media.frames import rgb_pixels, to_frame
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +112,26 @@ class DiffusersEngine:
             )
             self._use_scheduler(job.mode)
             try:
-                frames = _render(self.pipeline, job, native, on_progress, self.prompts)
+                video = _render(self.pipeline, job, native, on_progress, self.prompts)
+                clip = self._clip(video, job)
             except torch.OutOfMemoryError as exc:
                 release_memory()
                 raise GenerationFailed(self._out_of_memory(native, job.mode)) from exc
         on_progress(1.0)
+        return clip
+
+    def _clip(self, video: torch.Tensor, job: Job) -> Clip:
+        """The frames off the device: conformed there first where that is on (on CUDA)."""
+        if self._conform_on_device(video):
+            frames = conform_on_device(video, job.geometry)
+            if frames is not None:
+                return Clip(frames=frames, fps=job.geometry.fps)
+        frames = _to_uint8(video)
         return Clip(frames=frames, fps=(len(frames) - 1) / job.geometry.duration)
+
+    def _conform_on_device(self, video: torch.Tensor) -> bool:
+        wanted = self._settings.conform_on_device
+        return video.device.type == "cuda" if wanted is None else wanted
 
     def _out_of_memory(self, native: NativePlan, mode: str) -> str:
         short_side = _SHORT_SIDE_SETTING[Mode(mode)]
@@ -141,20 +159,21 @@ def _offloads_encoder(settings: Settings) -> bool:
 
 def _render(
     pipe: Any, job: Job, native: NativePlan, on_progress: ProgressFn, prompts: PromptCache
-) -> list[np.ndarray]:
+) -> torch.Tensor:
+    """The native clip as F×3×H×W floats in [0, 1], on the device that decoded it."""
     import torch
 
     size = (native.width, native.height)
     first = _fitted(job.first, size)
     last = _fitted(job.last, size)
     references = list(job.references) or None
-    frames: list[np.ndarray] = []
+    segments: list[torch.Tensor] = []
     for index, length in enumerate(native.segments):
         # 1. Frames to keep: the given first frame, the previous segment's end, the given last.
         keep: dict[int, Image.Image] = {}
         if index == 0 and first is not None:
             keep[0] = first
-        for offset, frame in enumerate(frames[-native.overlap :] if index else []):
+        for offset, frame in enumerate(_to_uint8(segments[-1][-native.overlap :]) if index else []):
             keep[offset] = Image.fromarray(frame)
         if index == len(native.segments) - 1 and last is not None:
             keep[length - 1] = last
@@ -185,13 +204,13 @@ def _render(
             num_inference_steps=native.steps,
             guidance_scale=native.guidance_scale,
             generator=torch.Generator("cpu").manual_seed(job.seed + index),
-            output_type="np",
+            output_type="pt",
             callback_on_step_end=on_step,
         )
         # 3. Join: a later segment's first frames repeat the end of the one before.
-        clip = _to_uint8(output.frames[0])
-        frames.extend(clip if index == 0 else clip[native.overlap :])
-    return frames
+        clip = output.frames[0]
+        segments.append(clip if index == 0 else clip[native.overlap :])
+    return torch.cat(segments)
 
 
 def _fitted(image: Image.Image | None, size: tuple[int, int]) -> Image.Image | None:
@@ -213,6 +232,9 @@ def _conditioning(
     return video, mask
 
 
-def _to_uint8(frames: np.ndarray) -> list[np.ndarray]:
-    pixels = (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
-    return list(pixels)
+def _to_uint8(frames: torch.Tensor) -> list[np.ndarray]:
+    """F×3×H×W floats in [0, 1] as H×W×3 uint8 RGB frames on the CPU."""
+    import torch
+
+    pixels = (frames.float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    return list(pixels.permute(0, 2, 3, 1).contiguous().cpu().numpy())

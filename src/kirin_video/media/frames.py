@@ -45,7 +45,12 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 def same_aspect(image: np.ndarray, width: int, height: int) -> bool:
     """Whether the aspects differ only by the rounding of sizes to even numbers."""
     src_h, src_w = image.shape[:2]
-    return bool(abs((src_w * height) / (src_h * width) - 1.0) <= ASPECT_TOLERANCE)
+    return aspects_match((src_w, src_h), (width, height))
+
+
+def aspects_match(size: tuple[int, int], other: tuple[int, int]) -> bool:
+    """Whether two (width, height) sizes differ in aspect only by rounding."""
+    return abs((size[0] * other[1]) / (size[1] * other[0]) - 1.0) <= ASPECT_TOLERANCE
 
 
 def to_frame(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -45,9 +45,9 @@ class FlowInterpolator:
         """Dense flow src→dst in full-size pixels, estimated at most ``flow_width`` wide."""
         height, width = src.shape[:2]
         if width <= self._flow_width:
-            return self._dis_flow(src, dst)
+            return self.dis_flow(src, dst)
         small = (self._flow_width, max(1, round(height * self._flow_width / width)))
-        flow = self._dis_flow(
+        flow = self.dis_flow(
             cv2.resize(src, small, interpolation=cv2.INTER_AREA),
             cv2.resize(dst, small, interpolation=cv2.INTER_AREA),
         )
@@ -55,8 +55,8 @@ class FlowInterpolator:
         full: np.ndarray = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
         return full * scale
 
-    def _dis_flow(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        """DIS flow at the frames' own size (H×W×2 float32, x then y), from no prior guess."""
+    def dis_flow(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """DIS flow between two grey frames at their own size (H×W×2 float32, x then y)."""
         start = np.zeros((*src.shape[:2], 2), np.float32)  # DIS refines the flow it is given
         return self._dis.calc(src, dst, start)
 
