@@ -17,6 +17,7 @@ linear-layer calls that ran, against the same profile uncached.
     python benchmarks/engine.py --profile quality,fast --cache none,first-block,taylorseer
     python benchmarks/engine.py --arch 1.3b --device cuda --mode std --duration 5
     python benchmarks/engine.py --arch 14b --device cuda --mode pro --steps 4
+    python -m benchmarks.engine --throughput 6 --overlap off,on   # tasks/hour, one worker slot
 """
 
 from __future__ import annotations
@@ -141,6 +142,13 @@ def parse() -> argparse.Namespace:
         action="store_true",
         help="load every configuration first and alternate their videos (fair on a busy machine)",
     )
+    parser.add_argument(
+        "--throughput",
+        type=int,
+        metavar="TASKS",
+        help="tasks per hour over TASKS tasks through one worker slot, per configuration",
+    )
+    parser.add_argument("--overlap", default="off,on", help="throughput: off,on to compare")
     parser.add_argument(
         "--lora",
         action="append",
@@ -421,10 +429,36 @@ def row(args: argparse.Namespace, bench: Bench, full: int) -> tuple[str, ...]:
     )
 
 
+def throughput_rows(args: argparse.Namespace, plans: list[Config], random_lora: Path) -> None:
+    """The throughput mode: each configuration's tasks per hour, overlap off and on."""
+    from benchmarks import throughput  # run as ``python -m benchmarks.engine`` for this mode
+
+    rows = []
+    for config in plans:
+        bench = prepare(args, config, random_lora)
+        assert bench.engine is not None
+        name = f"{args.model_path or args.arch} {config.profile} {config.cache} {config.quantize}"
+        for setting in args.overlap.split(","):
+            result = throughput.measure(
+                bench.engine,
+                tasks=args.throughput,
+                overlap=setting == "on",
+                preset=args.encode_preset,
+                mode=args.mode,
+                duration=args.duration,
+            )
+            rows.append(throughput.table_row(name, result))
+        finish(bench)
+    throughput.print_table(rows)
+
+
 def main() -> None:
     args = parse()
     with tempfile.TemporaryDirectory() as tmp:
         random_lora = Path(tmp) / "distill_lora.safetensors"
+        if args.throughput:
+            throughput_rows(args, configs(args, random_lora), random_lora)
+            return
         benches = measure_all(args, configs(args, random_lora), random_lora)
     uncached = {b.config.profile: b.runs[0].matmuls for b in benches if b.config.cache == "none"}
     first = benches[0].settings
