@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,28 @@ FIRST, LAST = make_image(600, 400, seed=1), make_image(600, 400, seed=2)
 REFERENCES = [make_image(400, 400, seed=seed) for seed in range(4)]
 
 
-@pytest.fixture
-def wan_client(make_client: Callable[..., TestClient], tiny_wan: Path) -> TestClient:
-    return make_client(workers=1, model_path=str(tiny_wan), **TINY_WAN)
+def wan(data_dir: Path, model_path: str, **overrides: Any) -> Settings:
+    """Settings of an app with one worker running the tiny pipeline in this process.
+
+    This process has torch and diffusers loaded already; a child would load them again.
+    The diffusers engine in a child is what the server-process test below runs.
+    """
+    return Settings(
+        data_dir=data_dir,
+        api_keys=[KEY_A],
+        workers=1,
+        engine_child=False,
+        model_path=model_path,
+        **{**TINY_WAN, **overrides},
+    )
+
+
+@pytest.fixture(scope="module")
+def wan_client(tmp_path_factory: pytest.TempPathFactory, tiny_wan: Path) -> Iterator[TestClient]:
+    """One app for the tests that only run tasks on it: loading the pipeline once is enough."""
+    data_dir = tmp_path_factory.mktemp("wan") / "data"
+    with TestClient(create_app(wan(data_dir, str(tiny_wan)))) as client:
+        yield client
 
 
 def decoded(client: TestClient, task: dict[str, Any], path: Path, *, every: int = 5) -> np.ndarray:
@@ -122,21 +141,33 @@ def test_same_seed_same_video_other_prompt_other_video(
 
 
 def test_progress_advances_while_denoising(
-    make_client: Callable[..., TestClient], tiny_wan: Path
+    settings: Settings, tiny_wan: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = make_client(workers=1, model_path=str(tiny_wan), **{**TINY_WAN, "inference_steps": 30})
-    created = client.post(
-        "/v1/generation", json=i2v(image=b64(FIRST), duration="5"), headers=bearer(KEY_A)
-    ).json()
-    seen: set[float] = set()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        task = get(client, created["id"])
-        if task["status"] == "in_progress" and "progress" in task:  # running
-            seen.add(task["progress"])
-        if task["status"] == "completed":
-            break
-        time.sleep(0.02)
+    paced = wan(settings.data_dir, str(tiny_wan), inference_steps=10)
+    engine = DiffusersEngine(paced)
+    # The tiny network denoises a step in milliseconds, quicker than progress is stored and
+    # polled: each pass is held back so every step's value is on the record for a while.
+    transformer = engine.pipeline.transformer
+    forward = transformer.forward
+
+    def held_back(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.05)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(transformer, "forward", held_back)
+    with TestClient(create_app(paced, engine=engine)) as client:
+        created = client.post(
+            "/v1/generation", json=i2v(image=b64(FIRST), duration="5"), headers=bearer(KEY_A)
+        ).json()
+        seen: set[float] = set()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            task = get(client, created["id"])
+            if task["status"] == "in_progress" and "progress" in task:  # running
+                seen.add(task["progress"])
+            if task["status"] == "completed":
+                break
+            time.sleep(0.02)
     assert task["status"] == "completed"
     denoising = {value for value in seen if 0 < value < GENERATE_SHARE}  # before encoding
     assert len(denoising) >= 3, seen
@@ -145,10 +176,10 @@ def test_progress_advances_while_denoising(
 def test_a_failed_generation_reports_098_and_the_worker_goes_on(
     settings: Settings, tiny_wan: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wan = settings.model_copy(update={"workers": 1, "model_path": str(tiny_wan), **TINY_WAN})
-    engine = DiffusersEngine(wan)
+    chosen = wan(settings.data_dir, str(tiny_wan))
+    engine = DiffusersEngine(chosen)
     exhaust_memory_once(engine.pipeline, monkeypatch)
-    with TestClient(create_app(wan, engine=engine)) as client:
+    with TestClient(create_app(chosen, engine=engine)) as client:
         failed = run_task(client, i2v(image=b64(FIRST)))
         assert failed["status"] == "failed"
         assert failed["error"]["code"] == "8002005098"
@@ -159,7 +190,9 @@ def test_a_failed_generation_reports_098_and_the_worker_goes_on(
 def test_missing_weights_fail_tasks_with_advice_and_the_server_stays_up(
     make_client: Callable[..., TestClient], tmp_path: Path
 ) -> None:
-    client = make_client(workers=1, model_path=str(tmp_path / "no-such-model"), **TINY_WAN)
+    client = make_client(
+        workers=1, engine_child=False, model_path=str(tmp_path / "no-such-model"), **TINY_WAN
+    )
     task = run_task(client, i2v(image=b64(FIRST)))
     assert task["status"] == "failed"
     assert task["error"]["code"] == "8002005098"
