@@ -89,7 +89,8 @@ def contract_error_shape(ctx: CheckContext, response: Response, case: Case) -> b
     """Every 4xx is in the envelope of the surface whose route matched.
 
     Kirin: ``{"error": {"code": <a contract code>, "message": <text>}, "message": <the same>}``;
-    Kling routes: ``{"code": <Kling code>, "message", "request_id"}``; the model-spec service:
+    Kling routes: ``{"code": <Kling code>, "message", "request_id"}``; OpenAI's Videos routes:
+    ``{"error": {"message", "type", "param", "code"}}``; the model-spec service:
     ``{"data": null, "status": {"code": <the HTTP status>, "message": <text>}}``.
     """
     if not 400 <= response.status_code < 500:
@@ -98,6 +99,17 @@ def contract_error_shape(ctx: CheckContext, response: Response, case: Case) -> b
         body: Any = response.json()
     except ValueError:
         body = response.text
+    if _openai_route(case):
+        error = body.get("error") if isinstance(body, dict) else None
+        assert (
+            isinstance(error, dict)
+            and set(body) == {"error"}
+            and set(error) == {"message", "type", "param", "code"}
+            and isinstance(error["message"], str)
+            and error["message"]
+            and isinstance(error["code"], str)
+        ), f"{response.status_code} is not in OpenAI's error shape: {body!r}"
+        return True
     if case.path.startswith("/v1/videos/"):
         assert (
             isinstance(body, dict)
@@ -132,16 +144,22 @@ def contract_error_shape(ctx: CheckContext, response: Response, case: Case) -> b
     return True
 
 
+def _openai_route(case: Case) -> bool:
+    """The /v1/videos routes of OpenAI's Videos API (the Kling routes share the prefix)."""
+    kling = case.path.startswith(("/v1/videos/image2video", "/v1/videos/multi-image2video"))
+    return case.path.startswith("/v1/videos") and not kling
+
+
 def _inapplicable_checks(case: Case) -> list[Any]:
     """Checks that a schema-valid request cannot pass here, for reasons no schema can state.
 
     ``positive_data_acceptance`` wants a 2xx for every schema-valid request, but creating a task
-    (on either surface) needs images that decode to a JPEG or PNG of at least 300 px, and a
-    ``cursor`` is an opaque token that only a previous page hands out; both are refused with a
-    contract 400 otherwise.
+    (on any surface) needs images that decode to a JPEG or PNG of at least 300 px, and a
+    ``cursor`` (or OpenAI's ``after``, a video's id) is what only a previous page hands out;
+    both are refused with a 400 otherwise.
     """
     creates = case.operation.method.upper() == "POST" and not case.path.endswith("/cancel")
-    unreachable = creates or "cursor" in (case.query or {})
+    unreachable = creates or bool({"cursor", "after"} & set(case.query or {}))
     return [schemathesis.checks.positive_data_acceptance] if unreachable else []
 
 

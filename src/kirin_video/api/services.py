@@ -126,7 +126,7 @@ def task_metrics(settings: Settings, db: Database, registry: WorkerRegistry) -> 
 def build_dispatcher(settings: Settings, db: Database, storage: Storage) -> Dispatcher:
     """The callback sender, with the settings' retry policy and address policy."""
 
-    def render(due: Due) -> dict[str, Any]:
+    def render(due: Due) -> dict[str, Any] | None:
         base = settings.public_url or due.public_base or "http://localhost"
         return render_callback(
             due.surface, due.snapshot, lambda key: storage.url(key, base_url=base)

@@ -37,8 +37,9 @@ DATABASE_RETRY_S = 5
 
 #: A surface's answer to an error, in its own envelope.
 AnswerFn = Callable[[KirinError], Response]
-#: A surface's task object for a callback, from the snapshot the status change left.
-RenderFn = Callable[[TaskSnapshot, SignFn], dict[str, Any]]
+#: A surface's callback body, from the snapshot the status change left; None for a change the
+#: surface tells its clients nothing of.
+RenderFn = Callable[[TaskSnapshot, SignFn], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
+from kirin_video.contract.catalog import Geometry, output_geometry
 from kirin_video.contract.errors import InvalidRequest
 from kirin_video.contract.params import Params
-from kirin_video.media.intake import load_image
+from kirin_video.media.intake import InputImage, load_image
 from kirin_video.surfaces.deps import Backend
 from kirin_video.tasks.service import StoredImage
 from kirin_video.tasks.snapshot import SignFn
@@ -43,6 +45,7 @@ async def create_task(params: Params, *, request: Request, caller: str, surface:
         StoredImage(spec.role, image.data)
         for spec, image in zip(params.images, loaded, strict=True)
     ]
+    geometry = output_size(params, loaded)
     return await run_in_threadpool(
         lambda: backend.tasks.create(
             owner=caller,
@@ -50,7 +53,23 @@ async def create_task(params: Params, *, request: Request, caller: str, surface:
             images=images,
             public_base=public_base(request, backend),
             surface=surface,
+            size=(geometry.width, geometry.height),
         )
+    )
+
+
+def output_size(params: Params, loaded: Sequence[InputImage]) -> Geometry:
+    """The video's geometry as the contract fixes it: by the first given frame, if any."""
+    frames = (
+        image for spec, image in zip(params.images, loaded, strict=True) if spec.role != "reference"
+    )
+    given = next(frames, None)  # the first frame, else the last (the order they are sent in)
+    return output_geometry(
+        model=params.model,
+        mode=params.mode,
+        duration=params.duration,
+        aspect_ratio=params.aspect_ratio,
+        first_image_size=None if given is None else (given.width, given.height),
     )
 
 

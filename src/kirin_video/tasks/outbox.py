@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kirin_video.contract.catalog import Status
@@ -187,6 +187,15 @@ def _give_up_unreadable(session: Session, delivery: WebhookDelivery, exc: Valida
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery.id)
         .values(state=FAILED, finished_ts=now, attempts=delivery.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def drop(session: Session, delivery_id: str) -> None:
+    """Remove a delivery that its task's surface has no body for: nothing was owed."""
+    session.execute(
+        delete(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
         .execution_options(synchronize_session=False)
     )
 

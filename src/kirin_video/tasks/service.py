@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,16 +90,24 @@ class TaskService:
         images: Sequence[StoredImage],
         public_base: str | None = None,
         surface: str = "kirin",
+        size: tuple[int, int] | None = None,
     ) -> Task:
-        """Insert the task and its images together; a repeated external id is refused by the DB."""
+        """Insert the task and its images together; a repeated external id is refused by the DB.
+
+        ``size`` is the output's frame size, kept with the parameters so that a surface can
+        state it before the video exists.
+        """
         now = time.time()
         seed = request.seed if request.seed is not None else secrets.randbelow(c.MAX_SEED + 1)
+        params = request.params()
+        if size is not None:
+            params.update(width=size[0], height=size[1])
         task = Task(
             id=new_task_id(),
             owner=owner,
             model=request.model.value,
             status=Status.PENDING,
-            params=request.params(),
+            params=params,
             seed=seed,
             external_task_id=request.external_task_id,
             callback_url=request.callback_url,
@@ -168,24 +176,46 @@ class TaskService:
         model: str | None = None,
         limit: int = c.DEFAULT_LIST_LIMIT,
         cursor: str | None = None,
+        after: str | None = None,
+        ascending: bool = False,
     ) -> Page:
-        """The caller's tasks (in any of ``statuses``, if given), newest first, keyset-paged."""
+        """The caller's tasks (in any of ``statuses``, if given), keyset-paged, newest first.
+
+        A page starts past ``cursor`` (a previous page's ``next_cursor``) or past the task whose
+        id is ``after``; ``ascending`` lists oldest first.
+        """
         query = select(Task).where(Task.owner == owner)
         if statuses:
             query = query.where(Task.status.in_(statuses))
         if model:
             query = query.where(Task.model == model)
-        if cursor:
-            created, task_id = _decode_cursor(cursor)
-            query = query.where(
-                or_(Task.created_ts < created, and_(Task.created_ts == created, Task.id < task_id))
-            )
-        query = query.order_by(Task.created_ts.desc(), Task.id.desc()).limit(limit + 1)
+        start = (
+            _decode_cursor(cursor) if cursor else self._position(owner, after) if after else None
+        )
+        if start is not None:
+            query = query.where(_beyond(*start, ascending=ascending))
+        if ascending:
+            query = query.order_by(Task.created_ts.asc(), Task.id.asc())
+        else:
+            query = query.order_by(Task.created_ts.desc(), Task.id.desc())
         with self.db.session() as session:
-            tasks = list(session.scalars(query).all())
+            tasks = list(session.scalars(query.limit(limit + 1)).all())
         more = len(tasks) > limit
         tasks = tasks[:limit]
         return Page(tasks, _encode_cursor(tasks[-1]) if more else None)
+
+    def _position(self, owner: str, task_id: str) -> tuple[float, str]:
+        """Where the caller's task ``task_id`` stands in the listing order."""
+        with self.db.session() as session:
+            created = session.scalar(
+                select(Task.created_ts).where(Task.owner == owner, Task.id == task_id)
+            )
+        if created is None:
+            raise InvalidRequest(
+                f"after: must be the id of one of your tasks (the last of a previous page); "
+                f"got {task_id[:60]!r}"
+            )
+        return created, task_id
 
     def page(self, *, owner: str, model: str, number: int, size: int) -> list[Task]:
         """Page ``number`` (from 1) of the caller's tasks of one model, newest first."""
@@ -215,6 +245,23 @@ class TaskService:
                 f"{task.id} is {self.status(task.id)}"
             )
         return self.get(owner=owner, ref=task.id)
+
+    def delete(self, *, owner: str, ref: str) -> Task:
+        """Remove a task with its images and callbacks; a running worker stops at its next step.
+
+        The worker finds the task gone as it would find it cancelled: nothing it stores is kept.
+        Answers the task as it was; its stored outputs are the caller's to delete.
+        """
+        task = self.get(owner=owner, ref=ref)
+        with self.db.session(write=True) as session:
+            result = session.execute(
+                delete(Task)
+                .where(Task.id == task.id, Task.owner == owner)
+                .execution_options(synchronize_session=False)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
+        return task
 
     def callbacks(self, *, owner: str, ref: str) -> list[outbox.DeliveryRecord]:
         """The task's callback deliveries, oldest first, each with its attempts."""
@@ -532,6 +579,13 @@ def _turn_order() -> Select[str, Any, Any, float | None, Any]:
 def _held_by(task_id: str, worker: str) -> tuple[ColumnElement[bool], ...]:
     """The task is running under ``worker``'s lease (not cancelled, not taken over)."""
     return (Task.id == task_id, Task.status == Status.PROCESSING, Task.worker == worker)
+
+
+def _beyond(created: float, task_id: str, *, ascending: bool) -> ColumnElement[bool]:
+    """Tasks after (``created``, ``task_id``) in the listing's order."""
+    if ascending:
+        return or_(Task.created_ts > created, and_(Task.created_ts == created, Task.id > task_id))
+    return or_(Task.created_ts < created, and_(Task.created_ts == created, Task.id < task_id))
 
 
 def _encode_cursor(task: Task) -> str:

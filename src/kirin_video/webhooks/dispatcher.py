@@ -23,8 +23,9 @@ from kirin_video.webhooks.signing import SecretBook, signed_headers
 
 log = logging.getLogger(__name__)
 
-#: The callback body of a delivery: its snapshot rendered by the task's surface, URLs signed now.
-RenderFn = Callable[[outbox.Due], dict[str, Any]]
+#: The callback body of a delivery: its snapshot rendered by the task's surface, URLs signed now;
+#: None where that surface tells its clients nothing of the change (the delivery is dropped).
+RenderFn = Callable[[outbox.Due], dict[str, Any] | None]
 
 _LEASE_MARGIN_S = 60.0  # a crashed sender's lease runs out this long after its timeout
 
@@ -168,7 +169,11 @@ class Dispatcher:
             await asyncio.to_thread(self._record, due, time.time(), refused.final())
             return
         started = time.time()
-        body = json.dumps(self._render(due))
+        rendered = self._render(due)
+        if rendered is None:
+            await asyncio.to_thread(self._drop, due)
+            return
+        body = json.dumps(rendered)
         secret = await asyncio.to_thread(self._secrets.for_owner, due.owner)  # a rotated one too
         headers = {
             **signed_headers(secret=secret, msg_id=due.id, body=body),
@@ -191,6 +196,11 @@ class Dispatcher:
                     raise
                 log.warning("callback %s: sent, its record waits for the database", due.id)
                 await asyncio.sleep(self._poll_s)
+
+    def _drop(self, due: outbox.Due) -> None:
+        with self._db.session(write=True) as session:
+            outbox.drop(session, due.id)
+        log.debug("callback %s: its surface sends nothing for %s", due.id, due.snapshot.status)
 
     def _record(self, due: outbox.Due, started: float, outcome: Outcome) -> None:
         next_ts = None
