@@ -101,7 +101,12 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database: str, request: pytest.FixtureRequest) -> Settings:
-    """Settings of one test: its own data dir (and clean database), two keys, no worker."""
+    """Settings of one test: its own data dir (and clean database), two keys, no worker.
+
+    A test that adds a worker runs its engine in this process: the engine child has tests of
+    its own (tests/runtime/test_child.py, tests/e2e/test_engine_faults.py) and `kirin serve`
+    keeps it, so no other test waits for a child to start.
+    """
     url = None
     if database == "postgresql":
         url = request.getfixturevalue("postgres_url")
@@ -110,7 +115,11 @@ def settings(tmp_path: Path, database: str, request: pytest.FixtureRequest) -> S
             connection.exec_driver_sql(f"TRUNCATE {_TABLES} CASCADE")
         db.close()
     return Settings(
-        data_dir=tmp_path / "data", database_url=url, api_keys=[KEY_A, KEY_B], workers=0
+        data_dir=tmp_path / "data",
+        database_url=url,
+        api_keys=[KEY_A, KEY_B],
+        workers=0,
+        engine_child=False,
     )
 
 
