@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +12,23 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from kirin_video.api.app import create_app
+from kirin_video.config import Settings
 from kirin_video.media.encode import probe
 from tests.conftest import KEY_A, b64, bearer, make_image
 from tests.e2e.conftest import download, first_and_last_frames, get, run_task
 
 
-@pytest.fixture
-def worker_client(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client(workers=1)
+@pytest.fixture(scope="module")
+def worker_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app with a worker for every test here: each runs its tasks to their end on it.
+
+    Its preview engine runs in a child process, as `kirin serve` runs it, cancel included.
+    """
+    data_dir = tmp_path_factory.mktemp("full") / "data"
+    settings = Settings(data_dir=data_dir, api_keys=[KEY_A], workers=1, engine_child=True)
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.mark.parametrize(
