@@ -7,9 +7,9 @@ SQLite, ``execute_next``, local storage); ``bound`` is the engine alone, 3600 s 
 per task.
 
 The stand-in engine holds a "device" for ``--hold`` seconds per task and hands back frames of
-Wan's 480p working point (832×480, 81 frames at 16 fps for 5 s), so the post-processing is real
-and what the overlap gains is the pipeline's alone; ``--engine tiny`` renders with the tiny
-random Wan VACE network on this machine's own device instead.
+Wan's 480p working point (848×480 for 16:9, 81 frames at 16 fps for 5 s), so the
+post-processing is real and what the overlap gains is the pipeline's alone; ``--engine tiny``
+renders with the tiny random Wan VACE network on this machine's own device instead.
 
     python -m benchmarks.throughput --tasks 8 --hold 4
     python -m benchmarks.throughput --engine tiny --tasks 6
