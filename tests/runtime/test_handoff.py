@@ -14,6 +14,7 @@ from kirin_video.config import Settings
 from kirin_video.contract.catalog import Status
 from kirin_video.contract.params import parse_params
 from kirin_video.engines.base import Clip, Job, ProgressFn
+from kirin_video.runtime.embedded import EmbeddedWorker
 from kirin_video.runtime.execute import Runtime, execute_next
 from kirin_video.runtime.handoff import Finisher
 from kirin_video.runtime.heartbeat import Heartbeat
@@ -192,3 +193,25 @@ def test_a_task_cancelled_while_it_encodes_or_waits_stays_cancelled(
     assert service.status(encoding) == service.status(waiting) == Status.CANCELLED
     assert not storage.reached(waiting).is_set()  # stopped before it encoded anything
     assert not list((storage.root / encoding).rglob("*.mp4"))  # its stored files were removed
+
+
+def test_a_stopping_worker_finishes_what_it_stores_and_hands_back_what_waited(
+    service: TaskService, storage: GatedStorage, engine: RecordingEngine, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, encode_preset="ultrafast", overlap=True)
+    runtime = Runtime(settings=settings, service=service, storage=storage, engine=engine)
+    worker = EmbeddedWorker(runtime, registry=WorkerRegistry(service.db), idle_wait_s=0.05)
+    storing, waiting = _create(service, 1), _create(service, 2)
+    worker.start()
+    assert storage.reached(storing).wait(WAIT_S)
+    _until(engine, 2)  # the second is rendered and waits for the finisher
+    stopping = threading.Thread(target=worker.stop, kwargs={"grace_s": 0.2})
+    stopping.start()
+    time.sleep(0.5)  # past the grace: the worker is handing back what it can
+    storage.gate(storing).set()
+    stopping.join(WAIT_S)
+    assert not stopping.is_alive()
+    assert service.status(storing) == Status.COMPLETED  # its files were being stored: kept
+    handed_back = service.get(owner="o", ref=waiting)
+    assert (handed_back.status, handed_back.attempts) == (Status.PENDING, 0)  # try not counted
+    assert not storage.reached(waiting).is_set()
