@@ -45,7 +45,7 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
         try:
             ran = execute_next(runtime, heartbeat, finisher=finisher)
             log.info("ticket %s: ran %s", ticket, ran or "nothing (no task waiting)")
-            if ran is not None and finisher is None:
+            if ran is not None:  # handed back or to be tried again while rendering
                 republish(ran)
         finally:
             free.put(slot)
