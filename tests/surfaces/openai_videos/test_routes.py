@@ -274,3 +274,22 @@ def test_the_same_tasks_are_the_same_videos_on_the_kirin_surface(client: TestCli
     assert (failed["status"], failed["error"]["code"]) == ("failed", "cancelled")
     assert failed["completed_at"] >= failed["created_at"]
     assert failed["error"]["message"] == "task: cancelled at the client's request"
+
+
+def test_the_schema_states_the_routes_in_openais_shapes(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    create_video = paths[VIDEOS]["post"]
+    assert set(create_video["requestBody"]["content"]) == {
+        "multipart/form-data",
+        "application/json",
+    }
+    form = create_video["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["input_reference"]["format"] == "binary"
+    assert form["properties"]["size"]["enum"][:3] == ["1280x720", "720x1280", "720x720"]
+    video_paths = {f"{VIDEOS}/{{video_id}}", f"{VIDEOS}/{{video_id}}/content"}
+    assert video_paths <= set(paths) and set(paths[f"{VIDEOS}/{{video_id}}"]) == {"get", "delete"}
+    errors = paths[f"{VIDEOS}/{{video_id}}"]["get"]["responses"]["404"]["content"]
+    assert errors["application/json"]["schema"]["$ref"].endswith("/OpenAIErrorBody")
+    video = schema["components"]["schemas"]["Video"]["properties"]
+    assert video["status"]["enum"] == ["queued", "in_progress", "completed", "failed"]
