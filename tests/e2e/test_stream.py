@@ -14,12 +14,31 @@ from httpx_sse import ServerSentEvent, connect_sse
 
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 from tests.e2e.cluster import fresh_postgres
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.conftest import ServerProcess, free_port
 
 BODY = {"model": "kirin_v1_6_i2v", "input": [{"params": {"image": b64(make_image())}}]}
 IDLE = {"KIRIN_WORKERS": "0", "KIRIN_STREAM_PING_S": "0.2", "KIRIN_STREAM_POLL_S": "0.05"}
 
 Start = Callable[..., ServerProcess]
+
+
+@pytest.fixture(scope="module")
+def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server that runs no task, so each stays queued until cancelled; keys A and B."""
+    data_dir = tmp_path_factory.mktemp("idle") / "data"
+    node = ServerProcess(data_dir, free_port()).start(**IDLE, KIRIN_API_KEYS=f"{KEY_A},{KEY_B}")
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def idle(idle_server: ServerProcess) -> Iterator[ServerProcess]:
+    """The idle server, left with no task waiting after each test, so queue positions start at 1."""
+    yield idle_server
+    with idle_server.client() as client:
+        for task in client.get("/model/v1/generation", params={"limit": 100}).json()["data"]:
+            if task["status"] == "in_progress":
+                client.post(f"/model/v1/generation/task/{task['id']}/cancel")
 
 
 def _stream_path(task_id: str) -> str:
@@ -63,9 +82,8 @@ def test_a_whole_task_streams_in_order_and_ends_after_the_finished_object(server
     assert [item["type"] for item in last["output"][0]["content"]] == ["video", "image"]
 
 
-def test_a_waiting_task_streams_its_queue_position_and_ends_on_cancel(server: Start) -> None:
-    node = server(**IDLE)
-    with node.client() as client:
+def test_a_waiting_task_streams_its_queue_position_and_ends_on_cancel(idle: ServerProcess) -> None:
+    with idle.client() as client:
         first, second = _create(client), _create(client)
         seen: list[tuple[str, dict[str, Any]]] = []
         with connect_sse(client, "GET", _stream_path(second)) as source:
@@ -81,9 +99,8 @@ def test_a_waiting_task_streams_its_queue_position_and_ends_on_cancel(server: St
     assert seen[-1][1]["error"]["code"] == "8002005097"
 
 
-def test_an_unchanged_task_gets_keep_alives_and_no_repeated_event(server: Start) -> None:
-    node = server(**IDLE)
-    with node.client() as client:
+def test_an_unchanged_task_gets_keep_alives_and_no_repeated_event(idle: ServerProcess) -> None:
+    with idle.client() as client:
         task_id = _create(client)
         lines: list[str] = []
         with client.stream("GET", _stream_path(task_id)) as response:
@@ -94,9 +111,8 @@ def test_an_unchanged_task_gets_keep_alives_and_no_repeated_event(server: Start)
     assert sum(line.startswith("event: task") for line in lines) == 1
 
 
-def test_last_event_id_resumes_without_repeating_and_204_after_the_end(server: Start) -> None:
-    node = server(**IDLE)
-    with node.client() as client:
+def test_last_event_id_resumes_without_repeating_and_204_after_the_end(idle: ServerProcess) -> None:
+    with idle.client() as client:
         ahead, task_id = _create(client), _create(client)
         with connect_sse(client, "GET", _stream_path(task_id)) as source:
             first_id, first = next(_tasks(source.iter_sse()))
@@ -120,15 +136,14 @@ def test_last_event_id_resumes_without_repeating_and_204_after_the_end(server: S
         assert client.get(_stream_path(task_id), headers=done).status_code == 204
 
 
-def test_only_the_tasks_owner_may_stream_it(server: Start) -> None:
-    node = server(**IDLE, KIRIN_API_KEYS=f"{KEY_A},{KEY_B}")
-    with node.client() as client:
+def test_only_the_tasks_owner_may_stream_it(idle: ServerProcess) -> None:
+    with idle.client() as client:
         task_id = _create(client)
-    other = httpx.get(f"{node.url}{_stream_path(task_id)}", headers=bearer(KEY_B), timeout=10)
+    other = httpx.get(f"{idle.url}{_stream_path(task_id)}", headers=bearer(KEY_B), timeout=10)
     assert other.status_code == 404
     assert other.json()["error"]["code"] == "8002005013"
     assert task_id in other.json()["message"]
-    anonymous = httpx.get(f"{node.url}{_stream_path(task_id)}", timeout=10)
+    anonymous = httpx.get(f"{idle.url}{_stream_path(task_id)}", timeout=10)
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "8002005006"
 
 
