@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -12,11 +14,13 @@ import pytest
 from kirin_video.contract.catalog import Model, output_geometry
 from kirin_video.engines.base import Job
 from kirin_video.runtime.child import (
+    FRAMES_PREFIX,
     ChildEngine,
     DeadlineExceeded,
     EngineCrashed,
     EngineError,
     EngineFactory,
+    _own_frames_dir,
 )
 from kirin_video.runtime.progress import Stopped
 from tests.runtime import fault_engines as faults
@@ -133,3 +137,17 @@ def test_an_engine_error_comes_back_with_its_traceback(make: Make) -> None:
     assert str(caught.value).startswith("OSError: cannot read /srv/models/")
     assert "Traceback" in str(caught.value) and "fault_engines.py" in str(caught.value)
     assert len(engine.children()) == 1  # the child survives its engine's exception
+
+
+def test_frames_left_by_a_killed_worker_are_removed_by_the_next_one(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = tmp_path / f"{FRAMES_PREFIX}{dead.pid}-abc"
+    left.mkdir()
+    (left / "1-2.npy").write_bytes(b"\0" * 1024)  # a clip it held when it was killed
+    alive = tmp_path / f"{FRAMES_PREFIX}{os.getppid()}-def"
+    alive.mkdir()
+    own = _own_frames_dir(str(tmp_path))
+    assert not left.exists()
+    assert alive.exists()  # another live worker's: kept
+    assert own.parent == tmp_path and own.name.startswith(f"{FRAMES_PREFIX}{os.getpid()}-")

@@ -41,6 +41,7 @@ CHECK_S = 0.5
 #: The child hands progress on at most this often; a stop is heard at every step regardless.
 PROGRESS_EVERY_S = 0.1
 _CONTEXT = multiprocessing.get_context("spawn")
+FRAMES_PREFIX = "kirin-frames-"  # then the owning process's pid
 
 
 class EngineCrashed(Exception):
@@ -75,7 +76,7 @@ class ChildEngine:
         self._idle: queue.SimpleQueue[_Child] = queue.SimpleQueue()
         self._all: list[_Child] = []
         self._lock = threading.RLock()
-        self._dirs = [Path(tempfile.mkdtemp(prefix="kirin-frames-", dir=d)) for d in _frame_dirs()]
+        self._dirs = [_own_frames_dir(base) for base in _frame_dirs()]
 
     def warm(self) -> None:
         """Start a child per slot now, so each loads its engine before the first task."""
@@ -239,6 +240,30 @@ class _Child:
 def _frame_dirs() -> list[str | None]:
     """Where frames files may go, fastest first: shared memory if there is any, then tmp."""
     return ["/dev/shm", None] if os.path.isdir("/dev/shm") else [None]
+
+
+def _own_frames_dir(base: str | None) -> Path:
+    """This process's frames directory, after removing those of processes that died (SIGKILL).
+
+    A worker killed while it held a clip leaves its file behind, in ``/dev/shm`` memory that
+    nothing would give back until the machine restarts.
+    """
+    root = Path(base or tempfile.gettempdir())
+    for stale in root.glob(f"{FRAMES_PREFIX}*"):
+        owner = stale.name.removeprefix(FRAMES_PREFIX).split("-")[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{FRAMES_PREFIX}{os.getpid()}-", dir=root))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to clean up
+        return True
+    return True
 
 
 def _load_clip(path: Path, *, fps: float) -> Clip:
