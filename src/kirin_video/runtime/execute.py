@@ -83,11 +83,12 @@ def execute_next(
         except BaseException:
             release()
             raise
-        work = _then(finish, release) if finish is not None else release
-        if finisher is None or finish is None:
-            work()
+        if finish is None:  # failed, stopped or handed back while rendering: recorded
+            release()
+        elif finisher is None:
+            _then(finish, release)()
         else:
-            finisher.hand_over(task_id, work)
+            finisher.hand_over(task_id, _then(finish, release))
         return task_id
     return None
 
