@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from sqlalchemy import func, select
 
-from kirin_video.tasks.tables import Task
+from kirin_video.tasks.tables import Task, TaskImage
 from tests.conftest import KEY_A, bearer
 
 #: The kirin surface's create and list route, as the hosted gateway spells it.
@@ -63,6 +63,25 @@ def task_rows(client: TestClient) -> int:
     db = client.app.state.services.db  # type: ignore[attr-defined]
     with db.session() as session:
         return int(session.scalar(select(func.count()).select_from(Task)) or 0)
+
+
+def stored_task(client: TestClient, task_id: str) -> dict[str, Any]:
+    """What the task service stored: the facts every surface renders from."""
+    db = client.app.state.services.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        task = session.scalars(select(Task).where(Task.id == task_id)).one()
+        images = session.scalars(
+            select(TaskImage).where(TaskImage.task_id == task_id).order_by(TaskImage.position)
+        ).all()
+        return {
+            "model": task.model,
+            "params": task.params,
+            "seed": task.seed,
+            "surface": task.surface,
+            "external_task_id": task.external_task_id,
+            "callback_url": task.callback_url,
+            "images": [(image.role, image.data) for image in images],
+        }
 
 
 def kirin_error(response: httpx.Response, *, status: int, code: str) -> str:

@@ -6,11 +6,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from kirin_video.tasks.tables import Task, TaskImage
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
-from tests.helpers import GENERATION, create, kirin_error, poll, task_rows
+from tests.helpers import GENERATION, create, kirin_error, poll, stored_task, task_rows
 
 I2V = "kirin_v1_6_i2v"
 MULTI = "kirin_v1_6_multi_i2v"
@@ -33,24 +31,6 @@ def envelope(model: Any, params: Any) -> dict[str, Any]:
     return {"model": model, "input": [{"params": params}]}
 
 
-def _row(client: TestClient, task_id: str) -> dict[str, Any]:
-    """What the task service stored: the facts every surface renders from."""
-    db = client.app.state.services.db  # type: ignore[attr-defined]
-    with db.session() as session:
-        task = session.scalars(select(Task).where(Task.id == task_id)).one()
-        images = session.scalars(
-            select(TaskImage).where(TaskImage.task_id == task_id).order_by(TaskImage.position)
-        ).all()
-        return {
-            "model": task.model,
-            "params": task.params,
-            "seed": task.seed,
-            "external_task_id": task.external_task_id,
-            "callback_url": task.callback_url,
-            "images": [(image.role, image.data) for image in images],
-        }
-
-
 def _comparable(task: dict[str, Any]) -> dict[str, Any]:
     """A task object without what differs between any two tasks: id, times, turn in the queue."""
     meta = {k: v for k, v in task["metadata"].items() if k != "queue_position"}
@@ -61,9 +41,9 @@ def _comparable(task: dict[str, Any]) -> dict[str, Any]:
 def test_the_envelope_creates_what_the_flat_body_creates(client: TestClient) -> None:
     flat = create(client, {"model": MULTI, **PARAMS}, key=KEY_A)
     wrapped = create(client, envelope(MULTI, PARAMS), key=KEY_B)
-    stored = _row(client, flat["id"])
+    stored = stored_task(client, flat["id"])
     assert len(stored["images"]) == 2 and stored["params"]["prompt"] == "two friends meet"
-    assert _row(client, wrapped["id"]) == stored
+    assert stored_task(client, wrapped["id"]) == stored
     assert _comparable(wrapped) == _comparable(flat)
     assert _comparable(poll(client, wrapped["id"], key=KEY_B)) == _comparable(
         poll(client, flat["id"], key=KEY_A)
@@ -74,7 +54,7 @@ def test_a_model_inside_params_is_ignored(client: TestClient) -> None:
     params = {"model": MULTI, "image": PNG, "prompt": "a slow push in"}
     task = create(client, envelope(I2V, params))
     assert task["model"] == I2V
-    assert "model" not in _row(client, task["id"])["params"]
+    assert "model" not in stored_task(client, task["id"])["params"]
 
 
 def test_a_model_only_inside_params_is_no_model(client: TestClient) -> None:

@@ -6,11 +6,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from kirin_video.tasks.tables import Task, TaskImage
 from tests.conftest import KEY_A, KEY_B, b64, bearer
-from tests.helpers import GENERATION, create, poll, task_path
+from tests.helpers import GENERATION, create, poll, stored_task, task_path
 from tests.surfaces.openai_videos.conftest import (
     PNG,
     VIDEOS,
@@ -21,22 +19,6 @@ from tests.surfaces.openai_videos.conftest import (
 
 MULTI = "kirin_v1_6_multi_i2v"
 DATA_URL = "data:image/png;base64," + b64(PNG)
-
-
-def _row(client: TestClient, task_id: str) -> dict[str, Any]:
-    db = client.app.state.services.db  # type: ignore[attr-defined]
-    with db.session() as session:
-        task = session.scalars(select(Task).where(Task.id == task_id)).one()
-        images = session.scalars(
-            select(TaskImage).where(TaskImage.task_id == task_id).order_by(TaskImage.position)
-        ).all()
-        return {
-            "model": task.model,
-            "params": task.params,
-            "seed": task.seed,
-            "surface": task.surface,
-            "images": [(image.role, image.data) for image in images],
-        }
 
 
 def test_a_form_as_the_sdk_sends_it_creates_a_queued_video(client: TestClient) -> None:
@@ -54,7 +36,7 @@ def test_a_form_as_the_sdk_sends_it_creates_a_queued_video(client: TestClient) -
     }
     assert video["size"] == "1620x1080"  # pro, in the first frame's aspect (480x320)
     assert video["created_at"] > 1_700_000_000 and video["completed_at"] is None
-    row = _row(client, video["id"])
+    row = stored_task(client, video["id"])
     assert row["images"] == [("first", PNG), ("last", PNG)]
     assert (row["seed"], row["surface"], row["params"]["mode"]) == (7, "openai", "pro")
 
@@ -69,7 +51,7 @@ def test_bracketed_form_fields_carry_lists_objects_and_typed_values(client: Test
     }
     video = created(form_create(client, **fields))
     assert (video["model"], video["size"]) == (MULTI, "720x1280")
-    row = _row(client, video["id"])
+    row = stored_task(client, video["id"])
     assert row["images"] == [("reference", PNG)] * 3
     assert (row["seed"], row["params"]["watermark"]) == (9, True)
 
@@ -84,7 +66,8 @@ def test_a_json_body_creates_what_the_form_creates(client: TestClient) -> None:
     }
     by_json = created(client.post(VIDEOS, json=body, headers=bearer(KEY_A)))
     unseeded = (
-        {k: v for k, v in _row(client, v["id"]).items() if k != "seed"} for v in (by_form, by_json)
+        {k: v for k, v in stored_task(client, v["id"]).items() if k != "seed"}
+        for v in (by_form, by_json)
     )
     assert next(unseeded) == next(unseeded)
     assert {k: v for k, v in by_json.items() if k not in ("id", "created_at")} == {
