@@ -101,5 +101,6 @@ def video_stream(
 def codec_options(codec: str, preset: str = "veryfast") -> dict[str, str]:
     """The encoder's options for constant quality at the speed ``preset`` (libx264's names)."""
     if codec == NVENC:
-        return {"preset": NVENC_PRESETS[preset], "tune": "hq", "rc": "vbr", "cq": str(NVENC_CQ)}
+        quality = {"rc": "vbr", "cq": str(NVENC_CQ), "b": "0"}  # no bitrate cap: quality alone
+        return {"preset": NVENC_PRESETS[preset], "tune": "hq", **quality}
     return {"crf": str(CRF), "preset": preset}
