@@ -186,3 +186,40 @@ def first_and_last_frames(path: Path) -> tuple[np.ndarray, np.ndarray]:
             last = frame
     assert first is not None and last is not None, "the video has no frames"
     return first, last.to_ndarray(format="rgb24")
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real S3 HTTP API (moto) on loopback with one bucket, and the environment to use it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "KIRIN_STORAGE_URL": "s3://kirin-cluster/outputs",
+        "KIRIN_S3_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "kirin-test-key",
+        "AWS_SECRET_ACCESS_KEY": "kirin-test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }
+    s3_client(env).create_bucket(Bucket="kirin-cluster")
+    try:
+        yield "kirin-cluster", env
+    finally:
+        server.stop()
+
+
+def s3_client(env: dict[str, str]) -> Any:
+    """A plain boto3 client on the test's S3 server, to look into the bucket directly."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=env["KIRIN_S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )

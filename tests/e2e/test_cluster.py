@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 from kirin_video.media.encode import probe
 from tests.conftest import KEY_A, KEY_B, b64, make_image
 from tests.e2e.cluster import Cluster, client, fresh_postgres, start_redis
+from tests.e2e.conftest import s3_client
 
 # square: the smallest 720p frame the contract makes, so twenty tasks stay quick on two cores
 BODY = {"model": "kirin_v1_6_i2v", "image": b64(make_image(480, 480)), "duration": "5"}
@@ -135,45 +136,8 @@ def test_twenty_tasks_survive_a_killed_worker_and_a_restarted_api_node(
     assert (probe(path).frames, probe(path).fps) == (150, 30)
 
 
-@pytest.fixture
-def bucket(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A real S3 HTTP API (moto) on loopback with one bucket, and the environment to use it."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "KIRIN_STORAGE_URL": "s3://kirin-cluster/outputs",
-        "KIRIN_S3_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "kirin-test-key",
-        "AWS_SECRET_ACCESS_KEY": "kirin-test-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-    }
-    _s3(env).create_bucket(Bucket="kirin-cluster")
-    try:
-        yield "kirin-cluster", env
-    finally:
-        server.stop()
-
-
-def _s3(env: dict[str, str]) -> Any:
-    """A plain boto3 client on the test's S3 server, to look into the bucket directly."""
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=env["KIRIN_S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
-
-
 def _objects(env: dict[str, str], prefix: str) -> list[str]:
-    listed = _s3(env).list_objects_v2(Bucket="kirin-cluster", Prefix=prefix)
+    listed = s3_client(env).list_objects_v2(Bucket="kirin-cluster", Prefix=prefix)
     return sorted(item["Key"] for item in listed.get("Contents", []))
 
 

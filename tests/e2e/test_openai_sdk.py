@@ -250,3 +250,30 @@ def test_a_finished_video_calls_back_with_an_event_the_sdk_verifies(sdk: openai.
     assert (event.type, event.data.id, event.object) == ("video.completed", video.id, "event")
     assert event.id.startswith("evt_") and event.created_at >= video.created_at
     assert len(receiver.received) == 1  # no event for the start of the run
+
+
+def test_videos_kept_in_a_bucket_download_through_their_signed_url(
+    bucket: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    _, s3 = bucket
+    node = ServerProcess(tmp_path / "data", free_port())
+    node.start(**ENV, **s3)
+    try:
+        sdk = _sdk(node)
+        video = sdk.videos.create_and_poll(
+            prompt="a slow push in", input_reference=_png(FIRST), model="sora-2", seconds="5"
+        )
+        answer = sdk.videos.with_raw_response.download_content(video.id)
+        followed = answer.http_response
+        assert [step.status_code for step in followed.history] == [307]  # to the signed URL
+        assert str(followed.url).startswith(s3["KIRIN_S3_ENDPOINT_URL"] + "/kirin-cluster/")
+        path = tmp_path / "video.mp4"
+        path.write_bytes(followed.content)
+        info = probe(path)
+        assert (info.width, info.height, info.frames, round(info.fps)) == (1080, 720, 150, 30)
+        cover = sdk.videos.download_content(video.id, variant="thumbnail")
+        with av.open(io.BytesIO(cover.read())) as container:
+            (picture,) = container.decode(video=0)
+            assert (picture.width, picture.height) == (1080, 720)
+    finally:
+        node.stop()
