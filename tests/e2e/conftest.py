@@ -223,3 +223,23 @@ def s3_client(env: dict[str, str]) -> Any:
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name="us-east-1",
     )
+
+
+def all_tasks(client: httpx.Client) -> list[dict[str, Any]]:
+    """Every task of the key, newest first, page by page."""
+    tasks: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        page = client.get("/model/v1/generation", params={"limit": 100, "cursor": cursor}).json()
+        tasks += page["data"]
+        if not page["next_cursor"]:
+            return tasks
+        cursor = page["next_cursor"]
+
+
+def cancel_unfinished(node: ServerProcess) -> None:
+    """Cancel every task of the key still waiting or running, so the next test starts empty."""
+    with node.client() as client:
+        for task in all_tasks(client):
+            if task["status"] == "in_progress":
+                client.post(f"/model/v1/generation/task/{task['id']}/cancel")

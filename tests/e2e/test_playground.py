@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, FileChooser, Locator, Page, Route, expe
 
 from tests.conftest import KEY_A, b64, bearer, make_image
 from tests.e2e.browser import DESKTOP, PHONE, Console, Shots, chromium, require_chromium
-from tests.e2e.conftest import ServerProcess, free_port
+from tests.e2e.conftest import ServerProcess, all_tasks, cancel_unfinished, free_port
 
 I2V, MULTI = "Kirin V1.6 Image to Video", "Kirin V1.6 Multi Image to Video"
 PROMPT = re.compile(r"^Prompt")
@@ -81,22 +81,7 @@ def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
 def idle(idle_server: ServerProcess) -> Iterator[ServerProcess]:
     """A server whose tasks wait in the queue until cancelled; each test leaves it empty."""
     yield idle_server
-    with idle_server.client() as client:
-        for task in all_tasks(client):
-            if task["status"] == "in_progress":
-                client.post(f"/model/v1/generation/task/{task['id']}/cancel")
-
-
-def all_tasks(client: httpx.Client) -> list[dict[str, Any]]:
-    """Every task of the key, newest first, page by page."""
-    tasks: list[dict[str, Any]] = []
-    cursor = ""
-    while True:
-        page = client.get("/model/v1/generation", params={"limit": 100, "cursor": cursor}).json()
-        tasks += page["data"]
-        if not page["next_cursor"]:
-            return tasks
-        cursor = page["next_cursor"]
+    cancel_unfinished(idle_server)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from httpx_sse import ServerSentEvent, connect_sse
 
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 from tests.e2e.cluster import fresh_postgres
-from tests.e2e.conftest import ServerProcess, free_port
+from tests.e2e.conftest import ServerProcess, cancel_unfinished, free_port
 
 BODY = {"model": "kirin_v1_6_i2v", "input": [{"params": {"image": b64(make_image())}}]}
 IDLE = {"KIRIN_WORKERS": "0", "KIRIN_STREAM_PING_S": "0.2", "KIRIN_STREAM_POLL_S": "0.05"}
@@ -35,10 +35,7 @@ def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
 def idle(idle_server: ServerProcess) -> Iterator[ServerProcess]:
     """The idle server, left with no task waiting after each test, so queue positions start at 1."""
     yield idle_server
-    with idle_server.client() as client:
-        for task in client.get("/model/v1/generation", params={"limit": 100}).json()["data"]:
-            if task["status"] == "in_progress":
-                client.post(f"/model/v1/generation/task/{task['id']}/cancel")
+    cancel_unfinished(idle_server)
 
 
 def _stream_path(task_id: str) -> str:
