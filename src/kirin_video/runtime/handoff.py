@@ -42,13 +42,6 @@ class Finisher:
         self._thread.join(timeout_s)
         return not self._thread.is_alive()
 
-    def idle(self, timeout_s: float) -> bool:
-        """Wait until nothing handed over is left to run (for tests and benchmarks)."""
-        if not self._free.acquire(timeout=timeout_s):
-            return False
-        self._free.release()
-        return True
-
     def _loop(self) -> None:
         while (item := self._work.get()) is not None:
             task_id, work = item
