@@ -126,6 +126,7 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_concurrency: int = Field(default=16, ge=1)
     webhook_per_host: int = Field(default=4, ge=1)
+    webhook_per_key: int = Field(default=4, ge=1)  # one key's sends in flight, on each node
     webhook_poll_s: float = Field(default=1.0, gt=0)
 
     # The Kling routes (docs/kling-compat.md): which `model_name` each route answers.
@@ -164,6 +165,11 @@ class Settings(BaseSettings):
     conform_on_device: bool | None = None  # retime and resize on the GPU; default: on CUDA
 
     max_body_bytes: int = 64 * 1024 * 1024
+    # Connections, held by `kirin serve` itself (docs/deploy.md, "Connections").
+    header_timeout_s: float = Field(default=10.0, gt=0)  # a request's head, once connected or idle
+    body_timeout_s: float = Field(default=30.0, gt=0)  # silence allowed inside a request's body
+    keepalive_s: float = Field(default=5.0, gt=0)  # an idle kept-alive connection is closed after
+    max_connections: int | None = Field(default=None, ge=1)  # default: from the open-file limit
     fetch_timeout_s: float = 10.0
     file_url_ttl_s: int = 24 * 3600
     workers: int = Field(default=1, ge=0)  # embedded worker threads; 0 = API only
