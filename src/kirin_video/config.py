@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./kirin-data")
     database_url: str | None = None
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    jwt_max_lifetime_s: int = Field(default=24 * 3600, gt=0)  # exp at most this after iat and now
     engine: EngineName = "auto"
     public_url: str | None = None
     allow_private_urls: bool = False
