@@ -169,7 +169,7 @@ class Settings(BaseSettings):
     # Connections, held by `kirin serve` itself (docs/deploy.md, "Connections").
     header_timeout_s: float = Field(default=10.0, gt=0)  # a request's head, once connected or idle
     body_timeout_s: float = Field(default=30.0, gt=0)  # silence allowed inside a request's body
-    keepalive_s: float = Field(default=5.0, gt=0)  # an idle kept-alive connection is closed after
+    keepalive_s: int = Field(default=5, ge=1)  # an idle kept-alive connection is closed after
     max_connections: int | None = Field(default=None, ge=1)  # default: from the open-file limit
     fetch_timeout_s: float = 10.0
     file_url_ttl_s: int = 24 * 3600
