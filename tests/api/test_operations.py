@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
+from kirin_video.storage.base import StorageUnavailable
 from kirin_video.tasks.snapshot import Usage
 from tests.conftest import KEY_A, KEY_B, b64, bearer, make_image
 from tests.helpers import GENERATION, create, kirin_error, poll, task_path
@@ -78,10 +83,55 @@ def test_readyz_says_ready_while_the_database_answers(client: TestClient) -> Non
     assert client.get("/readyz").json() == {"status": "ready", "database": "ok", "storage": "ok"}
 
 
-def test_readyz_is_503_when_the_database_does_not_answer(client: TestClient) -> None:
+def test_readyz_says_the_engine_is_ready_where_this_node_runs_tasks(
+    make_client: Callable[..., TestClient],
+) -> None:
+    assert make_client(workers=1).get("/readyz").json()["engine"] == "ok"
+
+
+def test_readyz_is_503_when_the_database_does_not_answer(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     db = client.app.state.services.db  # type: ignore[attr-defined]
     db.engine.dispose()
     db.engine = create_engine("sqlite:////nonexistent/dir/kirin.db")  # the database is gone
-    answer = client.get("/readyz")
+    with caplog.at_level(logging.WARNING, logger="kirin_video.api.routes.health"):
+        answer = client.get("/readyz")
     message = kirin_error(answer, status=503, code="8002005099")
-    assert message.startswith("database: must answer")
+    assert re.fullmatch(
+        r"database: must answer to serve requests; it does not \(incident \w+\)", message
+    )
+    assert "OperationalError" not in message
+    assert f"{message[-13:-1]}): OperationalError" in caplog.text  # the log says why
+
+
+def test_readyz_names_storage_and_keeps_its_path_and_errno_for_the_log(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = client.app.state.services.storage  # type: ignore[attr-defined]
+    secret = "outputs directory /srv/kirin/outputs cannot be made: [Errno 13] Permission denied"
+
+    def refuse() -> None:
+        raise StorageUnavailable(secret)
+
+    monkeypatch.setattr(storage, "check", refuse)
+    with caplog.at_level(logging.WARNING, logger="kirin_video.api.routes.health"):
+        message = kirin_error(client.get("/readyz"), status=503, code="8002005099")
+    assert message.startswith("storage: must accept outputs; it does not (incident ")
+    assert "/srv" not in message and "Errno" not in message
+    assert secret in caplog.text
+
+
+def test_readyz_names_an_engine_that_cannot_load_and_the_log_says_why(
+    make_client: Callable[..., TestClient], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    nowhere = str(tmp_path / "no-such-model")
+    with caplog.at_level(logging.ERROR):
+        client = make_client(engine="diffusers", model_path=nowhere, workers=1)
+        message = kirin_error(client.get("/readyz"), status=503, code="8002005099")
+    incident = re.fullmatch(
+        r"engine: must load to run tasks; it did not \(incident (\w+)\)", message
+    )
+    assert incident, message
+    logged = [r.getMessage() for r in caplog.records if incident.group(1) in r.getMessage()]
+    assert len(logged) == 1 and f"KIRIN_MODEL_PATH={nowhere!r} does not exist" in logged[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -187,16 +188,21 @@ def test_a_failed_generation_reports_098_and_the_worker_goes_on(
         assert run_task(client, i2v(image=b64(FIRST)))["status"] == "completed"
 
 
-def test_missing_weights_fail_tasks_with_advice_and_the_server_stays_up(
-    make_client: Callable[..., TestClient], tmp_path: Path
+def test_missing_weights_fail_tasks_as_unavailable_and_the_server_stays_up(
+    make_client: Callable[..., TestClient], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = make_client(
-        workers=1, engine_child=False, model_path=str(tmp_path / "no-such-model"), **TINY_WAN
-    )
+    nowhere = str(tmp_path / "no-such-model")
+    client = make_client(workers=1, engine_child=False, model_path=nowhere, **TINY_WAN)
     task = run_task(client, i2v(image=b64(FIRST)))
     assert task["status"] == "failed"
     assert task["error"]["code"] == "8002005098"
-    assert "does not exist" in task["error"]["message"]
+    incident = re.fullmatch(
+        r"generation failed: the engine is not available \(incident (\w+)\)",
+        task["error"]["message"],
+    )
+    assert incident, task["error"]
+    logged = [r.getMessage() for r in caplog.records if incident.group(1) in r.getMessage()]
+    assert len(logged) == 1 and f"KIRIN_MODEL_PATH={nowhere!r} does not exist" in logged[0]
     assert client.get("/v1/models", headers=bearer(KEY_A)).status_code == 200
 
 

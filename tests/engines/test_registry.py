@@ -61,6 +61,15 @@ def test_doctor_reports_weights_device_and_dtype(tiny_wan: Path) -> None:
     )
 
 
+def test_doctor_gives_the_operator_the_reason_tasks_would_fail(tmp_path: Path) -> None:
+    nowhere = str(tmp_path / "nowhere")
+    rows = dict(diagnose(Settings(engine="diffusers", model_path=nowhere, device="cpu")))
+    assert rows["model check"] == (
+        f"refused: KIRIN_MODEL_PATH={nowhere!r} does not exist: download the weights there "
+        "or set it to a Hugging Face repo id"
+    )
+
+
 def test_doctor_command_prints_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KIRIN_MODEL_PATH", "./nowhere")

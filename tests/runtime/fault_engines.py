@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kirin_video.contract.errors import EngineUnavailable
 from kirin_video.engines.base import Clip, Job, ProgressFn
 
 SIZE = (36, 64)  # height, width: small native frames, conformed to the contract's geometry
@@ -108,3 +109,23 @@ class Raises(Steady):
 
     def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
         raise OSError("cannot read /srv/models/secret-weights.safetensors")
+
+
+class CannotLoad(Steady):
+    """Misconfigured, as a model path that holds no weights: its warm-up fails, then each job."""
+
+    def warm(self) -> None:
+        raise EngineUnavailable("KIRIN_MODEL_PATH='/srv/models/nowhere' does not exist")
+
+    def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
+        self.warm()
+        raise AssertionError("unreachable")
+
+
+class CannotImport:
+    """An engine whose library is missing: building it fails in the child."""
+
+    name = "broken"
+
+    def __init__(self) -> None:
+        raise ImportError("No module named 'diffusers' (in /srv/venv/lib)")

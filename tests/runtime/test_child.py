@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kirin_video.contract.catalog import Model, output_geometry
+from kirin_video.contract.errors import EngineUnavailable
 from kirin_video.engines.base import Job
 from kirin_video.runtime.child import (
     FRAMES_PREFIX,
@@ -137,6 +138,19 @@ def test_an_engine_error_comes_back_with_its_traceback(make: Make) -> None:
     assert str(caught.value).startswith("OSError: cannot read /srv/models/")
     assert "Traceback" in str(caught.value) and "fault_engines.py" in str(caught.value)
     assert len(engine.children()) == 1  # the child survives its engine's exception
+
+
+def test_an_engine_that_cannot_load_says_so_as_the_operators_words(make: Make) -> None:
+    engine = make(faults.CannotLoad)
+    with pytest.raises(EngineUnavailable, match=r"^KIRIN_MODEL_PATH='/srv/models/nowhere'"):
+        engine.generate(JOB, lambda _v: None)
+    assert len(engine.children()) == 1
+
+
+def test_an_engine_that_cannot_be_built_is_unavailable_not_a_surprise(make: Make) -> None:
+    engine = make(faults.CannotImport)
+    with pytest.raises(EngineUnavailable, match="engine could not start: ImportError"):
+        engine.generate(JOB, lambda _v: None)
 
 
 def test_frames_left_by_a_killed_worker_are_removed_by_the_next_one(tmp_path: Path) -> None:

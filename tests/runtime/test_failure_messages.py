@@ -10,10 +10,11 @@ import pytest
 
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Status
-from kirin_video.contract.errors import GenerationFailed
+from kirin_video.contract.errors import EngineUnavailable, GenerationFailed
 from kirin_video.contract.params import parse_params
 from kirin_video.engines.base import Clip, Job, ProgressFn
 from kirin_video.runtime.execute import Runtime, execute
+from kirin_video.runtime.readiness import EngineStatus
 from kirin_video.storage.local import LocalStorage
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
@@ -35,7 +36,9 @@ class RaisingEngine:
         raise self.error
 
 
-def _failed_task(tmp_path: Path, error: Exception) -> tuple[str | None, str | None]:
+def _failed_task(
+    tmp_path: Path, error: Exception, *, engine_status: EngineStatus | None = None
+) -> tuple[str | None, str | None]:
     """Run one task on an engine that raises ``error``; its code and message once failed."""
     db = Database(f"sqlite:///{tmp_path / 'kirin.db'}")
     db.migrate()
@@ -48,6 +51,7 @@ def _failed_task(tmp_path: Path, error: Exception) -> tuple[str | None, str | No
         service=service,
         storage=storage,
         engine=RaisingEngine(error),  # type: ignore[arg-type]
+        engine_status=engine_status or EngineStatus(),
     )
     execute(task_id, runtime, worker="w")
     task = service.get(owner="o", ref=task_id)
@@ -75,3 +79,21 @@ def test_a_failure_written_for_the_client_keeps_its_message(tmp_path: Path) -> N
     advice = "engine: out of memory at 1080p; use mode std or a shorter duration"
     code, message = _failed_task(tmp_path, GenerationFailed(advice))
     assert (code, message) == ("8002005098", advice)
+
+
+def test_an_engine_that_cannot_load_tells_the_client_only_that_with_an_incident(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    operators = f"KIRIN_MODEL_PATH={SECRET_PATH!r} does not exist: download the weights there"
+    status = EngineStatus()
+    with caplog.at_level(logging.ERROR):
+        code, message = _failed_task(tmp_path, EngineUnavailable(operators), engine_status=status)
+    assert code == "8002005098"
+    found = re.fullmatch(
+        r"generation failed: the engine is not available \(incident ([0-9a-f]{12})\)",
+        message or "",
+    )
+    assert found, message
+    logged = [r.getMessage() for r in caplog.records if found.group(1) in r.getMessage()]
+    assert len(logged) == 1 and operators in logged[0]
+    assert status.problem is not None and status.problem.detail == operators  # for /readyz

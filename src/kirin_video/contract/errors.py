@@ -12,6 +12,7 @@ KirinError                  any failure that has a contract code
 ├── MethodNotAllowed        405 / 8002005014
 ├── ProviderUnavailable     503 / 8002005099
 └── GenerationFailed        in a task's ``error`` / 8002005098
+    └── EngineUnavailable   the engine cannot run here: its message is the operator's
 """
 
 from __future__ import annotations
@@ -166,3 +167,11 @@ class ProviderUnavailable(KirinError):
 
 class GenerationFailed(KirinError):
     code = ErrorCode.GENERATION_FAILED
+
+
+class EngineUnavailable(GenerationFailed):
+    """The engine cannot run here (settings, weights, machine): the message is for the operator.
+
+    A task it fails tells the client only that the engine is not available, with an incident id
+    that finds this message in the log.
+    """

@@ -12,6 +12,8 @@ _REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (OSError, "a file, disk or network error on the server"),
 )
 _UNEXPECTED = "an unexpected error on the server"
+#: The reason given for a task failed by the engine's configuration (``EngineUnavailable``).
+ENGINE_UNAVAILABLE = "the engine is not available"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class Incident:
     def of(cls, exc: BaseException) -> Incident:
         """A new incident for ``exc``; its reason names no path, type or library text."""
         reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), _UNEXPECTED)
+        return cls.new(reason)
+
+    @classmethod
+    def new(cls, reason: str) -> Incident:
+        """A new incident whose reason, in our own words, the caller chose."""
         return cls(id=secrets.token_hex(6), reason=reason)
 
     def message(self, text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Mode
-from kirin_video.contract.errors import GenerationFailed
+from kirin_video.contract.errors import EngineUnavailable
 from kirin_video.engines.profiles import Profile, profile_for
 from kirin_video.engines.registry import diffusers_ready
 from kirin_video.media.encoders import EncoderUnavailable, choose_encoder
@@ -23,6 +23,8 @@ def diagnose(settings: Settings) -> list[tuple[str, str]]:
         ("engine used", f"{chosen} ({reason})"),
         ("model path", settings.model_path or "(not set)"),
     ]
+    if chosen == "diffusers":
+        rows.append(("model check", _model_check(settings)))
     try:
         import torch
 
@@ -111,9 +113,20 @@ def _quantize(settings: Settings, device: str) -> str:
 
     try:
         check_quantize(settings, device)
-    except GenerationFailed as exc:
+    except EngineUnavailable as exc:
         return f"refused: {exc.message}"
     return "fp8 (torchao, dynamic activations, per-row scales)"
+
+
+def _model_check(settings: Settings) -> str:
+    """What a task would fail with before any weights load: the operator's own message."""
+    from kirin_video.engines.loading import check_source
+
+    try:
+        check_source(settings)
+    except EngineUnavailable as exc:
+        return f"refused: {exc.message}"
+    return "ok (a pipeline folder or a repo id; the weights load with the first task)"
 
 
 def _text_encoder(settings: Settings) -> str:

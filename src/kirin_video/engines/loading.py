@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kirin_video.config import Settings
-from kirin_video.contract.errors import GenerationFailed
+from kirin_video.contract.errors import EngineUnavailable
 from kirin_video.engines.caches import apply_cache
 from kirin_video.engines.loras import fuse_loras
 from kirin_video.engines.quantization import check_quantize, quantize
@@ -61,15 +61,9 @@ def load_pipeline(settings: Settings) -> Any:
     import torch
     from diffusers import WanVACEPipeline
 
-    source = settings.model_path
-    if not source:
-        raise GenerationFailed(
-            "KIRIN_MODEL_PATH is not set: point it at a diffusers-format Wan VACE pipeline "
-            "(a local directory or a Hugging Face repo id), see docs/engines.md"
-        )
+    source = check_source(settings)
     device = resolve_device(settings)
     check_quantize(settings, device)  # what the machine cannot do, before reading any file
-    _check_local_path(source)
     dtype = resolve_dtype(settings, device)
     try:
         # The VAE stays in fp32 (Wan's own recipe): bf16 decoding bands smooth gradients.
@@ -77,16 +71,32 @@ def load_pipeline(settings: Settings) -> Any:
         pipe = WanVACEPipeline.from_pretrained(source, dtype=dtypes)
         _check_architecture(source, pipe)
         configure(pipe, settings, device=device)
-    except GenerationFailed:
+    except EngineUnavailable:
         raise
     except Exception as exc:
         if is_out_of_memory(exc):
             release_memory()
-            raise GenerationFailed(_out_of_memory_advice(source, device, dtype)) from exc
-        raise GenerationFailed(_load_advice(source, exc)) from exc
+            raise EngineUnavailable(_out_of_memory_advice(source, device, dtype)) from exc
+        raise EngineUnavailable(_load_advice(source, exc)) from exc
     pipe.set_progress_bar_config(disable=True)
     log.info("loaded %s on %s as %s", source, device, dtype)
     return pipe
+
+
+def check_source(settings: Settings) -> str:
+    """``KIRIN_MODEL_PATH``, refused when unset or a local path that holds no pipeline.
+
+    Reads no weights and imports no torch, so a server can tell at start and ``kirin doctor``
+    can print the reason.
+    """
+    source = settings.model_path
+    if not source:
+        raise EngineUnavailable(
+            "KIRIN_MODEL_PATH is not set: point it at a diffusers-format Wan VACE pipeline "
+            "(a local directory or a Hugging Face repo id), see docs/engines.md"
+        )
+    _check_local_path(source)
+    return source
 
 
 def configure(pipe: Any, settings: Settings, *, device: str) -> None:
@@ -141,12 +151,12 @@ def _check_local_path(source: str) -> None:
     path = Path(source).expanduser()
     looks_local = source.startswith(("/", ".", "~")) or path.exists()
     if looks_local and not path.is_dir():
-        raise GenerationFailed(
+        raise EngineUnavailable(
             f"KIRIN_MODEL_PATH={source!r} does not exist: download the weights there "
             "or set it to a Hugging Face repo id"
         )
     if path.is_dir() and not (path / "model_index.json").is_file():
-        raise GenerationFailed(
+        raise EngineUnavailable(
             f"KIRIN_MODEL_PATH={source!r} is not a diffusers pipeline (no model_index.json): "
             "point it at the folder that holds model_index.json"
         )
@@ -158,7 +168,7 @@ def _check_architecture(source: str, pipe: Any) -> None:
 
     for transformer in (pipe.transformer, pipe.transformer_2):
         if transformer is not None and not isinstance(transformer, WanVACETransformer3DModel):
-            raise GenerationFailed(
+            raise EngineUnavailable(
                 f"KIRIN_MODEL_PATH={source!r} is not a Wan VACE pipeline (its transformer is a "
                 f"{type(transformer).__name__}): point it at a Wan VACE pipeline such as "
                 "Wan-AI/Wan2.1-VACE-1.3B-diffusers"

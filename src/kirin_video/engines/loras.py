@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kirin_video.config import Settings
-from kirin_video.contract.errors import GenerationFailed
+from kirin_video.contract.errors import EngineUnavailable
 
 _SETTING = {"transformer": "KIRIN_LORAS", "transformer_2": "KIRIN_LORAS_2"}
 
@@ -25,7 +25,7 @@ def lora_location(source: str) -> tuple[str, str | None]:
     if path.is_dir() or source.count("/") < 2:
         return str(path) if path.is_dir() else source, None
     if source.startswith(("/", ".", "~")):
-        raise GenerationFailed(f"KIRIN_LORAS: {source!r} does not exist")
+        raise EngineUnavailable(f"KIRIN_LORAS: {source!r} does not exist")
     owner, repo, weight_name = source.split("/", 2)
     return f"{owner}/{repo}", weight_name
 
@@ -48,7 +48,7 @@ def fuse_loras(pipe: Any, settings: Settings) -> list[str]:
 
 def _check_expert(pipe: Any, component: str) -> None:
     if getattr(pipe, component, None) is None:
-        raise GenerationFailed(
+        raise EngineUnavailable(
             f"{_SETTING[component]} is set but the pipeline has no {component}: "
             "KIRIN_LORAS_2 is for the low-noise expert of a two-expert (Wan2.2) pipeline"
         )
@@ -66,7 +66,7 @@ def _load(pipe: Any, component: str, index: int, entry: tuple[str, float]) -> st
             load_into_transformer_2=component == "transformer_2",
         )
     except Exception as exc:
-        raise GenerationFailed(
+        raise EngineUnavailable(
             f"{_SETTING[component]}: could not load the LoRA {source!r} "
             f"({type(exc).__name__}: {str(exc)[:300]}); point it at a .safetensors file, a "
             "folder or a Hugging Face repo id (owner/repo or owner/repo/file.safetensors) "

@@ -10,7 +10,7 @@ import importlib.util
 from typing import Any
 
 from kirin_video.config import Settings
-from kirin_video.contract.errors import GenerationFailed
+from kirin_video.contract.errors import EngineUnavailable
 
 FP8_CAPABILITY = (8, 9)
 
@@ -41,7 +41,7 @@ def check_quantize(settings: Settings, device: str) -> None:
         return
     reason = fp8_refusal(device, cuda_capability(device), torchao_installed=_has("torchao"))
     if reason:
-        raise GenerationFailed(reason)
+        raise EngineUnavailable(reason)
 
 
 def quantize(transformers: list[Any], settings: Settings, device: str) -> None:

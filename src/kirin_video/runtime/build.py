@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from kirin_video.config import Settings
+from kirin_video.contract.errors import EngineUnavailable
 from kirin_video.engines.base import Engine
 from kirin_video.engines.registry import choose_engine, make_engine
 from kirin_video.media.encoders import EncoderUnavailable, choose_encoder
@@ -48,13 +49,27 @@ def build_runtime(
     service = TaskService(
         db, max_attempts=settings.max_attempts, max_unfinished=settings.max_unfinished_tasks
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         service=service,
         storage=open_storage(settings),
         engine=engine or settings_engine(settings, slots=slots or settings.workers),
         encoder=settings_encoder(settings),
     )
+    check_engine(settings, runtime)
+    return runtime
+
+
+def check_engine(settings: Settings, runtime: Runtime) -> None:
+    """What can be told of the engine before it loads: a bad model path is known at start."""
+    if runtime.engine.name != "diffusers":
+        return
+    from kirin_video.engines.loading import check_source
+
+    try:
+        check_source(settings)
+    except EngineUnavailable as exc:
+        runtime.engine_status.unavailable(exc.message)
 
 
 def settings_encoder(settings: Settings) -> str:

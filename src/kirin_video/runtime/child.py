@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from kirin_video.contract.errors import ErrorCode, KirinError
+from kirin_video.contract.errors import EngineUnavailable, ErrorCode, KirinError
 from kirin_video.engines.base import Clip, Engine, Job, ProgressFn
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,8 @@ class ChildEngine:
                     on_progress(last)
                 elif kind == "done":
                     return _load_clip(Path(body[0]), fps=float(body[1]))
+                elif kind == "unavailable":
+                    raise EngineUnavailable(body[0])
                 elif kind == "error":
                     raise _engine_error(*body)
             except (EngineError, KirinError):
@@ -293,8 +295,10 @@ def serve(conn: Connection, factory: EngineFactory) -> None:
     try:
         engine = factory()
         engine.warm()
-    except Exception as exc:  # every job will say why, as a failed warm-up does in-process
+    except KirinError as exc:  # every job will say why, as a failed warm-up does in-process
         engine = exc
+    except Exception as exc:  # a library the engine needs is missing or broken
+        engine = EngineUnavailable(f"the {_name(factory)} engine could not start: {exc!r}")
     while True:
         try:
             message = conn.recv()
@@ -323,11 +327,19 @@ def _job(conn: Connection, engine: Engine | BaseException, job: Job, path: Path)
         _save_clip(clip, path)
     except _Stop:
         return ("stopped",)
+    except EngineUnavailable as exc:
+        return ("unavailable", exc.message)
     except KirinError as exc:
         return ("error", exc.code.value, exc.message, None)
     except Exception as exc:
         return ("error", None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     return ("done", str(path), clip.fps)
+
+
+def _name(factory: EngineFactory) -> str:
+    """The engine a factory builds, for the log: a partial's first argument names it."""
+    args = getattr(factory, "args", ())
+    return str(args[0]) if args else "configured"
 
 
 def _save_clip(clip: Clip, path: Path) -> None:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Geometry, Model, output_geometry
-from kirin_video.contract.errors import ErrorCode, KirinError
+from kirin_video.contract.errors import EngineUnavailable, ErrorCode, KirinError
 from kirin_video.contract.incidents import Incident
 from kirin_video.engines.base import Clip, Engine, Job
 from kirin_video.media.encode import EncodedVideo, encode_outputs
@@ -30,6 +30,7 @@ from kirin_video.runtime.child import ChildEngine, DeadlineExceeded, EngineCrash
 from kirin_video.runtime.handoff import Finisher
 from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.progress import ProgressReporter, Stopped
+from kirin_video.runtime.readiness import EngineStatus
 from kirin_video.storage.base import Storage
 from kirin_video.tasks.db import unreachable
 from kirin_video.tasks.service import Claimed, TaskService
@@ -54,6 +55,8 @@ class Runtime:
     encoder: str = X264
     #: Set when the process is shutting down and may not finish: running tasks go back to the queue.
     hand_back: threading.Event = field(default_factory=threading.Event)
+    #: Whether the engine can run here, for ``/readyz``; the reason when not, for the log.
+    engine_status: EngineStatus = field(default_factory=EngineStatus)
 
     def close(self) -> None:
         """Stop what the engine runs in (its child processes), once no task runs."""
@@ -167,6 +170,10 @@ def _recorded(task_id: str, runtime: Runtime, worker: str, stage: Callable[[], T
             runtime, task_id, lambda: runtime.service.retry(task_id, worker=worker, reason=reason)
         )
         log.warning("task %s: %s; task now %s", task_id, reason, moved or "not ours")
+    except EngineUnavailable as exc:  # the operator's words, with server paths: the log's only
+        incident = runtime.engine_status.unavailable(exc.message, task_id=task_id)
+        message = incident.message("generation failed")
+        _fail(runtime, task_id, code=exc.code, message=message, worker=worker)
     except KirinError as exc:
         _fail(runtime, task_id, code=exc.code, message=exc.message, worker=worker)
     except Exception as exc:  # its text may hold paths and internals: those go to the log only
@@ -195,6 +202,7 @@ def _render(claimed: Claimed, runtime: Runtime, worker: str) -> Rendered:
     job = build_job(claimed)
     started = time.time()
     clip = runtime.engine.generate(job, progress.stage(0.0, GENERATE_SHARE))
+    runtime.engine_status.available()
     return Rendered(
         claimed=claimed,
         job=job,
