@@ -1,9 +1,12 @@
 """Throughput and latency of the API, and the preview engine's render speed; prints tables.
 
-    python benchmarks/api.py [--seconds 5] [--skip-engine]
+    python benchmarks/api.py [--seconds 5] [--skip-engine] [--database sqlite|postgresql]
 
 Starts `kirin serve` on a temporary data dir (embedded worker off, so only the API is measured),
 drives it with N concurrent clients for a fixed time per scenario, then times the preview engine.
+A task poll and `/healthz` are measured side by side, in alternating rounds, so that the ratio
+of the two holds even while something else on the machine takes CPU. With `--database
+postgresql` the server uses a fresh database on `--postgres` (dropped at the end).
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import base64
 import io
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,9 @@ from kirin_video.media.encode import encode_outputs
 
 KEY = "bench-key"
 CREATE = "/model/v1/generation"
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+#: Alternating rounds of each side-by-side pair: a burst of load elsewhere hits both sides.
+ROUNDS = 4
 
 
 def one_megabyte_png() -> str:
@@ -43,12 +51,29 @@ def one_megabyte_png() -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+@contextmanager
+def fresh_postgres(admin_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one run (its SQLAlchemy URL), dropped afterwards."""
+    import psycopg
+
+    name = f"kirin_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield admin_url.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_server(
+    data_dir: Path, *, database_url: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {
         **os.environ,
+        **({"KIRIN_DATABASE_URL": database_url} if database_url else {}),
         "KIRIN_DATA_DIR": str(data_dir),
         "KIRIN_API_KEYS": KEY,
         "KIRIN_WORKERS": "0",
@@ -81,10 +106,32 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start")
 
 
+@dataclass
+class Measured:
+    """Latencies (s) and errors of one request over some seconds of driving it."""
+
+    seconds: float = 0.0
+    latencies: list[float] | None = None
+    errors: int = 0
+
+    def add(self, other: Measured) -> None:
+        self.seconds += other.seconds
+        self.latencies = [*(self.latencies or []), *(other.latencies or [])]
+        self.errors += other.errors
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies or []) / self.seconds if self.seconds else 0.0
+
+    def percentile_ms(self, fraction: float) -> float:
+        ordered = sorted(self.latencies or [0.0])
+        return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1e3
+
+
 def drive(
     url: str, request: Callable[[httpx.Client], httpx.Response], *, clients: int, seconds: float
-) -> tuple[float, float, float, int]:
-    """Requests/s, p50 and p99 latency (ms) and error count for `clients` loops over `seconds`."""
+) -> Measured:
+    """``clients`` threads, each on its own connection, looping over ``request`` for ``seconds``."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -108,31 +155,69 @@ def drive(
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - begin
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return len(latencies) / elapsed, statistics.median(ordered) * 1e3, p99 * 1e3, errors
+    return Measured(time.perf_counter() - begin, latencies, errors)
 
 
-def api_table(seconds: float) -> None:
+def side_by_side(
+    url: str,
+    pair: tuple[Callable[[httpx.Client], httpx.Response], Callable[[httpx.Client], httpx.Response]],
+    *,
+    clients: int,
+    seconds: float,
+) -> tuple[Measured, Measured]:
+    """Each of two requests for ``seconds`` in all, in alternating rounds."""
+    totals = (Measured(), Measured())
+    for _ in range(ROUNDS):
+        for request, total in zip(pair, totals, strict=True):
+            total.add(drive(url, request, clients=clients, seconds=seconds / ROUNDS))
+    return totals
+
+
+def api_table(seconds: float, *, database_url: str | None) -> None:
     image = one_megabyte_png()
     body = {"model": Model.I2V.value, "input": [{"params": {"image": image}}]}
     with tempfile.TemporaryDirectory() as tmp:
-        process, url = start_server(Path(tmp))
+        process, url = start_server(Path(tmp), database_url=database_url)
         try:
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as c:
                 task_id = c.post(CREATE, json=body).json()["id"]
-            scenarios: dict[str, Callable[[httpx.Client], httpx.Response]] = {
-                "GET /healthz (ceiling)": lambda c: c.get("/healthz"),
-                f"POST {CREATE} (1 MB image)": lambda c: c.post(CREATE, json=body),
-                f"GET {CREATE}/task/{{id}}": lambda c: c.get(f"{CREATE}/task/{task_id}"),
-            }
-            print("| request | clients | req/s | p50 ms | p99 ms | errors |")
+
+            def health(client: httpx.Client) -> httpx.Response:
+                return client.get("/healthz")
+
+            def poll(client: httpx.Client) -> httpx.Response:
+                return client.get(f"{CREATE}/task/{task_id}")
+
+            print(
+                f"GET {CREATE}/task/{{id}} (a waiting task) against GET /healthz, side by side:\n"
+            )
+            print(
+                "| clients | /healthz req/s | poll req/s | poll / healthz "
+                "| /healthz p50 / p99 ms | poll p50 / p99 ms | errors |"
+            )
+            print("|---:|---:|---:|---:|---:|---:|---:|")
+            for clients in (1, 16):
+                ceiling, polled = side_by_side(
+                    url, (health, poll), clients=clients, seconds=seconds
+                )
+                print(
+                    f"| {clients} | {ceiling.rps:.0f} | {polled.rps:.0f} "
+                    f"| {polled.rps / ceiling.rps:.0%} "
+                    f"| {ceiling.percentile_ms(0.5):.1f} / {ceiling.percentile_ms(0.99):.1f} "
+                    f"| {polled.percentile_ms(0.5):.1f} / {polled.percentile_ms(0.99):.1f} "
+                    f"| {ceiling.errors + polled.errors} |"
+                )
+            print("\n| request | clients | req/s | p50 ms | p99 ms | errors |")
             print("|---|---:|---:|---:|---:|---:|")
-            for name, request in scenarios.items():
-                for clients in (1, 16):
-                    rps, p50, p99, errors = drive(url, request, clients=clients, seconds=seconds)
-                    print(f"| {name} | {clients} | {rps:.1f} | {p50:.1f} | {p99:.1f} | {errors} |")
+            for clients in (1, 16):
+                run = drive(
+                    url, lambda c: c.post(CREATE, json=body), clients=clients, seconds=seconds
+                )
+                p50, p99 = run.percentile_ms(0.5), run.percentile_ms(0.99)
+                print(
+                    f"| POST {CREATE} (1 MB image) | {clients} | {run.rps:.1f} "
+                    f"| {p50:.1f} | {p99:.1f} | {run.errors} |"
+                )
         finally:
             process.terminate()
             process.wait(30)
@@ -179,9 +264,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each scenario")
     parser.add_argument("--skip-engine", action="store_true")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres", default=POSTGRES, help="PostgreSQL server (admin URL)")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
-    api_table(args.seconds)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.database}\n")
+    if args.database == "postgresql":
+        with fresh_postgres(args.postgres) as url:
+            api_table(args.seconds, database_url=url)
+    else:
+        api_table(args.seconds, database_url=None)
     if not args.skip_engine:
         engine_table()
 
