@@ -7,6 +7,7 @@ what a callback body on the kirin surface must look like.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -159,3 +160,46 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.close()
+
+
+class StuckReceiver:
+    """Accepts every connection and never answers: each callback to it hangs until its timeout."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self._socket.settimeout(0.05)
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}/hook"
+
+    @property
+    def accepted(self) -> int:
+        """Connections made to it so far: each is a sender held."""
+        with self._lock:
+            return len(self._held)
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._held.append(connection)
+
+    def close(self) -> None:
+        """Drop every held connection, so the sends waiting on them end now."""
+        self._closed.set()
+        self._thread.join()
+        self._socket.close()
+        with self._lock:
+            for connection in self._held:
+                connection.close()

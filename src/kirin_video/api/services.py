@@ -149,6 +149,7 @@ def build_dispatcher(settings: Settings, db: Database, storage: Storage) -> Disp
         render=render,
         concurrency=settings.webhook_concurrency,
         per_host=settings.webhook_per_host,
+        per_key=settings.webhook_per_key,
         poll_s=settings.webhook_poll_s,
         timeout_s=settings.webhook_timeout_s,
     )

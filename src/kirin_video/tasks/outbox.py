@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import and_, delete, exists, func, select, update
@@ -71,43 +70,56 @@ def enqueue(session: Session, task_id: str) -> str | None:
     return delivery.id
 
 
-#: Due rows read per query while looking for ones whose host has room.
+#: Due rows read per query while looking for ones whose key and host have room.
 _SCAN = 100
 
 
-def lease_due(
-    session: Session, *, limit: int, lease_s: float, admit: Callable[[str], bool]
-) -> list[Due]:
+class Admission(Protocol):
+    """The dispatcher's free slots for one lease: per API key and per receiving host."""
+
+    def key_full(self, owner: str) -> bool: ...
+    def host_full(self, url: str) -> bool: ...
+    def take(self, owner: str, url: str) -> None: ...
+
+
+def lease_due(session: Session, *, limit: int, lease_s: float, admission: Admission) -> list[Due]:
     """Take up to ``limit`` due deliveries, each the earliest unsent one of its task.
 
-    ``admit`` says whether a URL's host can take one more now; a refused URL is skipped in
-    SQL from then on, so a host with a long queue neither fills the lease nor hides others.
+    A key or a URL's host without room is skipped in SQL from then on, so one key's or one
+    host's long queue neither fills the lease nor hides the deliveries of others.
     """
     now = time.time()
     leased: list[Due] = []
-    refused: set[str] = set()
+    full_keys: set[str] = set()
+    full_urls: set[str] = set()
     while len(leased) < limit:
-        rows = _due_rows(session, now=now, skip=refused)
+        rows = _due_rows(session, now=now, skip_keys=full_keys, skip_urls=full_urls)
         for delivery, public_base, surface in rows:
             if len(leased) == limit:
                 break
-            if delivery.url in refused:
+            if delivery.owner in full_keys or delivery.url in full_urls:
                 continue
-            if not admit(delivery.url):
-                refused.add(delivery.url)
+            if admission.key_full(delivery.owner):
+                full_keys.add(delivery.owner)
+                continue
+            if admission.host_full(delivery.url):
+                full_urls.add(delivery.url)
                 continue
             due = _take(
                 session, delivery, public_base=public_base, surface=surface, until=now + lease_s
             )
             if due is not None:
+                admission.take(due.owner, due.url)
                 leased.append(due)
         if len(rows) < _SCAN:  # every due row has been seen
             break
     return leased
 
 
-def _due_rows(session: Session, *, now: float, skip: set[str]) -> list[Any]:
-    """Due deliveries not waiting on an earlier one of their task, to URLs not in ``skip``."""
+def _due_rows(
+    session: Session, *, now: float, skip_keys: set[str], skip_urls: set[str]
+) -> list[Any]:
+    """Due deliveries not waiting on an earlier one of their task, bar skipped keys and URLs."""
     earlier = aliased(WebhookDelivery)
     blocked = exists().where(
         and_(
@@ -127,8 +139,10 @@ def _due_rows(session: Session, *, now: float, skip: set[str]) -> list[Any]:
         .order_by(WebhookDelivery.next_attempt_ts)
         .limit(_SCAN)
     )
-    if skip:
-        query = query.where(WebhookDelivery.url.not_in(skip))
+    if skip_keys:
+        query = query.where(WebhookDelivery.owner.not_in(skip_keys))
+    if skip_urls:
+        query = query.where(WebhookDelivery.url.not_in(skip_urls))
     return list(session.execute(query).all())
 
 

@@ -39,8 +39,30 @@ def host_key(url: str) -> str:
     return f"{parsed.host}:{parsed.port or parsed.scheme}"
 
 
+class _Slots:
+    """One lease's view of the free slots: each key's and each host's, counting those it grants."""
+
+    def __init__(self, keys: Counter[str], hosts: Counter[str], *, per_key: int, per_host: int):
+        self._keys, self._hosts = Counter(keys), Counter(hosts)
+        self._per_key, self._per_host = per_key, per_host
+
+    def key_full(self, owner: str) -> bool:
+        return self._keys[owner] >= self._per_key
+
+    def host_full(self, url: str) -> bool:
+        return self._hosts[host_key(url)] >= self._per_host
+
+    def take(self, owner: str, url: str) -> None:
+        self._keys[owner] += 1
+        self._hosts[host_key(url)] += 1
+
+
 class Dispatcher:
-    """A thread running an event loop: bounded concurrency overall and per receiving host."""
+    """A thread running an event loop: bounded concurrency overall, per API key and per host.
+
+    The per-key bound is what keeps one key's stuck receivers from holding every sender while
+    the other keys' callbacks wait: what a key cannot use stays free for the others.
+    """
 
     def __init__(
         self,
@@ -52,6 +74,7 @@ class Dispatcher:
         render: RenderFn,
         concurrency: int,
         per_host: int,
+        per_key: int,
         poll_s: float,
         timeout_s: float,
     ) -> None:
@@ -62,9 +85,11 @@ class Dispatcher:
         self._render = render
         self._concurrency = concurrency
         self._per_host = per_host
+        self._per_key = per_key
         self._poll_s = poll_s
         self._lease_s = timeout_s + _LEASE_MARGIN_S
         self._busy: Counter[str] = Counter()  # sends in flight per receiving host
+        self._busy_keys: Counter[str] = Counter()  # sends in flight per API key
         self._in_flight: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -111,49 +136,35 @@ class Dispatcher:
         room = self._concurrency - len(self._in_flight)
         if room <= 0:
             return
-        admit = self._admission()
+        slots = _Slots(self._busy_keys, self._busy, per_key=self._per_key, per_host=self._per_host)
         try:
-            due = await asyncio.to_thread(self._lease, room, admit)
+            due = await asyncio.to_thread(self._lease, room, slots)
         except Exception as exc:  # the database may be briefly unavailable; try at the next poll
             log_failure(log, exc, "webhook outbox: could not lease deliveries", level=logging.ERROR)
             return
         for delivery in due:
             self._start(delivery)
 
-    def _admission(self) -> Callable[[str], bool]:
-        """For one lease: whether a URL's host has a free slot, counting the ones it grants.
-
-        Only deliveries that can be sent at once are leased, so a full host holds no global
-        slot and no leased row waits idle while its lease runs out.
-        """
-        busy = Counter(self._busy)
-
-        def admit(url: str) -> bool:
-            host = host_key(url)
-            if busy[host] >= self._per_host:
-                return False
-            busy[host] += 1
-            return True
-
-        return admit
-
     def _start(self, due: outbox.Due) -> None:
+        """Send one leased delivery; only deliveries that can go at once are leased."""
         host = host_key(due.url)
         self._busy[host] += 1
+        self._busy_keys[due.owner] += 1
         task = asyncio.create_task(self._deliver(due))
         self._in_flight.add(task)
-        task.add_done_callback(lambda done: self._done(done, host))
+        task.add_done_callback(lambda done: self._done(done, host, due.owner))
 
-    def _done(self, task: asyncio.Task[None], host: str) -> None:
+    def _done(self, task: asyncio.Task[None], host: str, owner: str) -> None:
         self._in_flight.discard(task)
-        self._busy[host] -= 1
-        if self._busy[host] <= 0:
-            del self._busy[host]
-        self.notify()  # a task's next delivery, or a waiting one of this host, may go now
+        for busy, name in ((self._busy, host), (self._busy_keys, owner)):
+            busy[name] -= 1
+            if busy[name] <= 0:
+                del busy[name]
+        self.notify()  # a task's next delivery, or a waiting one of this host or key, may go now
 
-    def _lease(self, limit: int, admit: Callable[[str], bool]) -> list[outbox.Due]:
+    def _lease(self, limit: int, slots: _Slots) -> list[outbox.Due]:
         with self._db.session(write=True) as session:
-            return outbox.lease_due(session, limit=limit, lease_s=self._lease_s, admit=admit)
+            return outbox.lease_due(session, limit=limit, lease_s=self._lease_s, admission=slots)
 
     async def _deliver(self, due: outbox.Due) -> None:
         try:
