@@ -122,18 +122,46 @@ async def pinned(
         raise AddressRefused(ABSOLUTE_URL, f"port {port}")
     try:
         addresses = await resolve(url.host, port)
-    except OSError as exc:
-        raise AddressRefused("URL host must resolve", f"{url.host}: {exc}") from exc
+    except OSError as exc:  # the resolver's own words (errno) stay out of answers
+        raise AddressRefused("URL host must resolve", f"{url.host} does not resolve") from exc
     if not addresses:
-        raise AddressRefused("URL host must resolve", f"{url.host}: no address")
+        raise AddressRefused("URL host must resolve", f"{url.host} does not resolve")
     if not allow_private:
         for candidate in addresses:
             reason = check_address(candidate)
             if reason is not None:
                 raise AddressRefused(
-                    "URL must point to a public address",
-                    f"{url.host} resolves to {candidate}, {reason}",
+                    "URL must point to a public address", _not_allowed(url, reason)
                 )
     extensions: dict[str, Any] = {"sni_hostname": url.host} if url.scheme == "https" else {}
     headers = {"Host": url.netloc.decode("ascii")}
     return url.copy_with(host=str(addresses[0])), headers, extensions
+
+
+def _not_allowed(url: httpx.URL, reason: str) -> str:
+    """Why the host is refused; never the address a name resolves to, which is the server's."""
+    if _literal(url.host):
+        return f"{url.host} is not allowed here ({reason})"
+    kind = reason.partition(" (")[0]  # "private (6to4 of 10.0.0.1)": the address stays out
+    return f"{url.host} resolves to an address not allowed here ({kind})"
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def connection_failure(exc: httpx.HTTPError) -> str:
+    """A failed exchange with a client's URL in our words, not the library's class or text."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the answer was not valid HTTP"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects"
+    return "the connection broke off"

@@ -78,15 +78,14 @@ def test_private_host_is_refused() -> None:
     message = refusal(fetcher(lambda r: httpx.Response(200)), "http://internal.test/x")
     assert message == (
         "image: URL must point to a public address; got 'http://internal.test/x' "
-        "(internal.test resolves to 10.0.0.7, private)"
+        "(internal.test resolves to an address not allowed here (private))"
     )
 
 
 def test_host_behind_a_6to4_address_of_a_private_one_is_refused() -> None:
     message = refusal(fetcher(lambda r: httpx.Response(200)), "http://tunnel.test/x")
-    assert "tunnel.test resolves to 2002:a9fe:a9fe::, link-local (6to4 of 169.254.169.254)" in (
-        message
-    )
+    assert "(tunnel.test resolves to an address not allowed here (link-local))" in message
+    assert "2002:" not in message and "169.254" not in message  # the server's, not the client's
 
 
 def test_allow_private_lifts_the_policy() -> None:
@@ -136,9 +135,9 @@ def test_redirect_is_followed() -> None:
 
 def test_redirect_to_a_private_host_is_refused() -> None:
     client = fetcher(_redirects(lambda path: "http://metadata.test/latest/meta-data"))
-    assert "metadata.test resolves to 169.254.169.254, link-local" in refusal(
-        client, "https://cdn.test/a"
-    )
+    message = refusal(client, "https://cdn.test/a")
+    assert "metadata.test resolves to an address not allowed here (link-local)" in message
+    assert "169.254" not in message
 
 
 @pytest.mark.parametrize(
@@ -202,7 +201,9 @@ def test_connection_error_is_refused_clearly() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    assert "(ConnectError)" in refusal(fetcher(handler), "https://cdn.test/a")
+    assert refusal(fetcher(handler), "https://cdn.test/a") == (
+        "image: URL must be reachable within 2s; got 'https://cdn.test/a' (could not connect)"
+    )
 
 
 def test_slow_server_hits_the_deadline() -> None:

@@ -167,8 +167,17 @@ def test_a_host_that_rebinds_to_a_private_address_is_refused_at_send_time() -> N
     assert first == Outcome(http_status=204)
     assert not second.delivered and not second.retryable
     assert second.error == (
-        "URL must point to a public address: hooks.example.com resolves to 10.0.0.7, private"
+        "URL must point to a public address: "
+        "hooks.example.com resolves to an address not allowed here (private)"
     )
     [request] = requests  # the refused attempt never connected
     assert request.url.host == "93.184.216.34"  # the checked address, not a second lookup
     assert request.headers["host"] == "hooks.example.com"
+
+
+def test_a_receiver_that_refuses_the_connection_is_named_in_our_words() -> None:
+    with socket.socket() as unused:  # a loopback port where nothing listens
+        unused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{unused.getsockname()[1]}/hook"
+    outcome, _ = post(Sender(timeout_s=2, allow_private=True), url)
+    assert (outcome.error, outcome.retryable) == ("could not connect", True)

@@ -8,7 +8,14 @@ import httpx
 
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
 from kirin_video.contract.params import shown
-from kirin_video.netpolicy import ABSOLUTE_URL, AddressRefused, Resolver, pinned, resolve_host
+from kirin_video.netpolicy import (
+    ABSOLUTE_URL,
+    AddressRefused,
+    Resolver,
+    connection_failure,
+    pinned,
+    resolve_host,
+)
 
 MAX_REDIRECTS = 3
 
@@ -42,9 +49,9 @@ class Fetcher:
         except TimeoutError as exc:
             raise self._error(field, reach, url, "timed out") from exc
         except httpx.HTTPError as exc:
-            raise self._error(field, reach, url, type(exc).__name__) from exc
+            raise self._error(field, reach, url, connection_failure(exc)) from exc
         except (httpx.InvalidURL, UnicodeError) as exc:  # not parseable, or a host IDNA refuses
-            raise self._error(field, ABSOLUTE_URL, url, str(exc)) from exc
+            raise self._error(field, ABSOLUTE_URL, url, "it cannot be parsed") from exc
 
     @staticmethod
     def _error(field: str, rule: str, url: str, detail: str) -> InvalidRequest:

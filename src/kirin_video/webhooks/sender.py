@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 import httpx
 
-from kirin_video.netpolicy import AddressRefused, Resolver, pinned, resolve_host
+from kirin_video.netpolicy import (
+    ABSOLUTE_URL,
+    AddressRefused,
+    Resolver,
+    connection_failure,
+    pinned,
+    resolve_host,
+)
 from kirin_video.webhooks.backoff import retry_after
 
 MAX_RESPONSE_BYTES = 64 * 1024  # what is read of a receiver's answer, at most
@@ -71,16 +78,16 @@ class Sender:
                 "POST", target, content=body, headers={**headers, **host}, extensions=extensions
             )
             response = await self._client.send(request, stream=True)
-        except (httpx.InvalidURL, UnicodeError) as exc:
-            return Outcome(error=f"URL must be an absolute http or https URL: {exc}").final()
+        except (httpx.InvalidURL, UnicodeError):
+            return Outcome(error=f"{ABSOLUTE_URL}: it cannot be parsed").final()
         except AddressRefused as exc:
             return Outcome(
                 error=f"{exc.rule}: {exc.detail}", retryable=exc.rule.endswith("resolve")
             )
-        except httpx.TimeoutException as exc:
-            return Outcome(error=f"timed out ({type(exc).__name__})")
-        except (httpx.HTTPError, ValueError) as exc:
-            return Outcome(error=f"{type(exc).__name__}: {exc}"[:300])
+        except httpx.HTTPError as exc:  # shown in the task's callback listing: our own words
+            return Outcome(error=connection_failure(exc))
+        except ValueError:
+            return Outcome(error="the request could not be sent")
         try:
             await _drain(response)
         finally:
