@@ -227,6 +227,23 @@ def test_endpoint_is_the_address_the_request_came_in_on(client: TestClient) -> N
     assert api.endpoint == "http://kirin.internal:8123/model/v1/generation"
 
 
+def test_a_spec_built_from_the_host_header_varies_by_host(client: TestClient) -> None:
+    answer = client.get(SPEC.format(c.Model.I2V.value), headers={"Host": "evil.example"})
+    assert answer.json()["data"]["api"]["endpoint"].startswith("http://evil.example/")
+    assert answer.headers["vary"] == "Host"
+    assert answer.headers["cache-control"] == "public, max-age=300"
+
+
+def test_a_spec_from_the_public_url_ignores_the_host_header(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(public_url="https://videos.example.com")
+    answer = client.get(SPEC.format(c.Model.I2V.value), headers={"Host": "evil.example"})
+    assert answer.json()["data"]["api"]["endpoint"].startswith("https://videos.example.com/")
+    assert "vary" not in answer.headers
+    assert answer.headers["cache-control"] == "public, max-age=300"
+
+
 def test_endpoint_is_the_create_route_and_its_task_route(client: TestClient) -> None:
     endpoint = spec(client, c.Model.I2V.value).api.endpoint.removeprefix("http://testserver")
     created = client.post(endpoint, json={"model": "no-such-model"}, headers=bearer(KEY_A))

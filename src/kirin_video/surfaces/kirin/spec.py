@@ -13,7 +13,7 @@ import math
 import shlex
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -27,6 +27,8 @@ from kirin_video.surfaces.deps import BackendDep
 GENERATION_PATH = "/model/v1/generation"
 VENDOR = "kirin-video"
 MODEL_TYPE = "video"
+#: How long a spec may be cached: it changes only when the server is redeployed.
+SPEC_MAX_AGE_S = 300
 
 DataT = TypeVar("DataT")
 
@@ -152,10 +154,17 @@ def list_models(
     response_model_exclude_none=True,
     responses=_ERRORS,
 )
-def model_spec(model_id: str, request: Request, backend: BackendDep) -> Envelope[ModelSpec]:
+def model_spec(
+    model_id: str, request: Request, response: Response, backend: BackendDep
+) -> Envelope[ModelSpec]:
     model = _known(model_id)
-    base = (backend.settings.public_url or str(request.base_url)).rstrip("/")
-    endpoint = base + GENERATION_PATH
+    response.headers["Cache-Control"] = f"public, max-age={SPEC_MAX_AGE_S}"
+    if backend.settings.public_url:
+        base = backend.settings.public_url
+    else:  # built from the Host header: a shared cache must keep one copy per host
+        base = str(request.base_url)
+        response.headers["Vary"] = "Host"
+    endpoint = base.rstrip("/") + GENERATION_PATH
     spec = ModelSpec(
         model_id=model.value,
         name=MODELS[model].name,
