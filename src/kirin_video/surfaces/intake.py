@@ -36,8 +36,13 @@ async def read_json(request: Request) -> Any:
 
 
 async def create_task(params: Params, *, request: Request, caller: str, surface: str) -> Task:
-    """Decode or fetch every image at once, each checked by the contract, then store the task."""
+    """Decode or fetch every image at once, each checked by the contract, then store the task.
+
+    A key at its cap of unfinished tasks is refused first, so a refused create fetches and
+    decodes nothing (the rate limit was counted with the caller, before the body was read).
+    """
     backend: Backend = request.app.state.services
+    await run_in_threadpool(backend.tasks.check_room, caller)
     loaded = await asyncio.gather(
         *(load_image(spec, fetcher=backend.fetcher) for spec in params.images)
     )

@@ -137,12 +137,20 @@ class TaskService:
             listener(task.id)
         return task
 
+    def check_room(self, owner: str) -> None:
+        """Refuse a key at its cap before its images cost any work; ``create`` checks again."""
+        with self.db.session() as session:
+            self._refuse_if_full(session, owner)
+
     def _check_unfinished(self, session: Session, owner: str) -> None:
         """One key may not queue more than ``max_unfinished`` tasks, even with creates in parallel.
 
         The key's creates take turns from the count to the commit, so two cannot both see room.
         """
         self.db.serialise(session, scope=_UNFINISHED_LOCK, key=owner)
+        self._refuse_if_full(session, owner)
+
+    def _refuse_if_full(self, session: Session, owner: str) -> None:
         unfinished = session.scalar(
             select(func.count())
             .select_from(Task)
