@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,8 @@ from kirin_video.contract.errors import ErrorCode, InvalidRequest
 from kirin_video.netpolicy import parse_callback_url
 
 _SHOWN_CHARS = 60
+_JSON_TYPES = (dict, list, tuple, int, float, bool, type(None))
+_KINDS: dict[type, str] = {dict: "an object", list: "an array", tuple: "an array"}
 
 
 def shown(value: Any) -> str:
@@ -18,8 +21,20 @@ def shown(value: Any) -> str:
         if len(value) > _SHOWN_CHARS:
             return f"a string of {len(value)} characters starting {value[:24]!r}"
         return repr(value)
-    text = "null" if value is None else repr(value)
-    return text if len(text) <= _SHOWN_CHARS else f"{type(value).__name__} {text[:40]}…"
+    text = _as_json(value)
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{_KINDS.get(type(value), 'a value')} {text[:40]}…"
+
+
+def _as_json(value: Any) -> str:
+    """A sent value in JSON's words (``true``, ``null``, ``{"a": 1}``), never Python's."""
+    if not isinstance(value, _JSON_TYPES):
+        return repr(value)  # a value of our own making (a file part) says what it is
+    try:
+        return json.dumps(value, ensure_ascii=True, default=repr)
+    except ValueError:  # an integer of more digits than Python writes out
+        return "a number with too many digits"
 
 
 def _fail(code: ErrorCode, field_name: str, rule: str, value: Any) -> InvalidRequest:
@@ -52,10 +67,14 @@ class Params:
     seed: int | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
+    #: Names sent that the model does not have, kept so that every read of the task shows them.
+    ignored_params: tuple[str, ...] = ()
 
     def params(self) -> dict[str, Any]:
         """The stored, JSON-safe parameters (images are stored apart)."""
+        ignored = {"ignored_params": list(self.ignored_params)} if self.ignored_params else {}
         return {
+            **ignored,
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,
             "mode": self.mode,
@@ -65,6 +84,10 @@ class Params:
             "watermark": self.watermark,
             "seed": self.seed,
         }
+
+
+#: Names read for every model beside the catalog's (``callback``: the i2v document's spelling).
+ALIASES = ("callback",)
 
 
 def parse_params(body: Any) -> Params:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -27,6 +28,8 @@ from kirin_video.contract.errors import (
     TaskNotFound,
 )
 from kirin_video.contract.incidents import Incident
+from kirin_video.contract.params import shown
+from kirin_video.contract.text import check_pairs
 from kirin_video.tasks.db import unreachable
 from kirin_video.tasks.snapshot import SignFn, TaskSnapshot
 
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds a client is told to wait before retrying while the database is unreachable.
 DATABASE_RETRY_S = 5
+
+#: Path parameters as the clients' documents name them (``{ref}``: a task id or external id).
+_PATH_NAMES = {"ref": "task_id"}
 
 #: A surface's answer to an error, in its own envelope.
 AnswerFn = Callable[[KirinError], Response]
@@ -60,7 +66,7 @@ def as_kirin_error(exc: Exception, request: Request | None = None) -> KirinError
     if isinstance(exc, RequestValidationError):
         return QueryInvalid(_validation_message(exc))
     if isinstance(exc, HTTPException):
-        return _from_http(exc)
+        return _from_http(exc, request)
     where = f" on {request.method} {request.url.path}" if request is not None else ""
     if unreachable(exc):  # a transaction that failed left nothing behind: retrying is safe
         log.warning("database unreachable%s: %s", where, type(exc.__cause__ or exc).__name__)
@@ -75,18 +81,56 @@ def as_kirin_error(exc: Exception, request: Request | None = None) -> KirinError
     )
 
 
+def check_parameters(request: Request) -> None:
+    """Path and query parameters keep the text rule before anything (auth included) reads them."""
+    path = request.path_params.items()
+    check_pairs(((_PATH_NAMES.get(k, k), v) for k, v in path if isinstance(v, str)), where="path")
+    check_pairs(request.query_params.multi_items(), where="query")
+
+
 def _validation_message(exc: RequestValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'][1:]) or 'request'}: {err['msg']}; "
-        f"got {str(err.get('input'))[:60]!r}"
-        for err in exc.errors()
-    )
+    """Each parameter the framework refused, in our words (its own are the library's)."""
+    return "; ".join(_refused(dict(err)) for err in exc.errors())
 
 
-def _from_http(exc: HTTPException) -> KirinError:
-    detail = str(exc.detail)
+#: The rule each kind of framework refusal stands for (its ``ctx`` fills the blanks).
+_RULES = {
+    "missing": "is required",
+    "int_parsing": "must be an integer",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_parsing": "must be a number",
+    "bool_parsing": "must be true or false",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "greater_than": "must be more than {gt}",
+    "less_than": "must be less than {lt}",
+    "literal_error": "must be {expected}",
+    "enum": "must be {expected}",
+    "string_too_long": "must be at most {max_length} characters",
+}
+
+
+def _refused(err: dict[str, Any]) -> str:
+    name = ".".join(str(part) for part in err["loc"][1:]) or "request"
+    template = _RULES.get(err["type"], "is not valid")
+    try:
+        rule = template.format(**err.get("ctx", {}))
+    except (KeyError, IndexError):
+        rule = "is not valid"
+    sent = "none" if err["type"] == "missing" else shown(err.get("input"))
+    return f"{name}: {rule}; got {sent}"
+
+
+def _from_http(exc: HTTPException, request: Request | None) -> KirinError:
+    sent = f"{request.method} {shown(request.url.path)}" if request is not None else "this path"
     if exc.status_code == 404:
-        return TaskNotFound(f"path: no such route; {detail}")
+        return TaskNotFound(f"path: no such route; got {sent}")
+    if exc.status_code == 405:
+        return MethodNotAllowed(f"method: not served on this path; got {sent}")
+    detail = str(exc.detail)
+    if detail == HTTPStatus(exc.status_code).phrase:  # the framework's words, not a rule
+        detail = f"request: refused with HTTP {exc.status_code}; got {sent}"
     if exc.status_code == 413:
         return RequestTooLarge(detail)
     if exc.status_code == 503:
@@ -114,6 +158,7 @@ def surface_route(answer: AnswerFn) -> type[APIRoute]:
 
             async def guarded(request: Request) -> Response:
                 try:
+                    check_parameters(request)
                     return await handler(request)
                 except Exception as exc:  # every failure gets the surface's envelope
                     return answer(as_kirin_error(exc, request))

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from kirin_video.contract.catalog import Geometry, output_geometry
 from kirin_video.contract.errors import InvalidRequest
 from kirin_video.contract.params import Params
+from kirin_video.contract.text import check_tree
 from kirin_video.media.intake import InputImage, load_image
 from kirin_video.surfaces.deps import Backend
 from kirin_video.tasks.service import StoredImage
@@ -24,15 +25,23 @@ async def read_json(request: Request) -> Any:
     """The request body as JSON, or the contract's error for a body that is not."""
     raw = await request.body()
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequest(f"body: must be a JSON object; got invalid JSON ({exc})") from exc
+        body = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"body: must be a JSON object in UTF-8; got a byte that is not UTF-8 at {exc.start}"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"body: must be a JSON object; got invalid JSON at line {exc.lineno} column {exc.colno}"
+        ) from exc
     except RecursionError as exc:
         raise InvalidRequest("body: must be a JSON object; got JSON nested too deeply") from exc
     except ValueError as exc:  # an integer of more digits than Python converts
         raise InvalidRequest(
             "body: must be a JSON object; got a number with too many digits"
         ) from exc
+    check_tree(body)  # before any rule reads it: no field may carry text no store can hold
+    return body
 
 
 async def create_task(params: Params, *, request: Request, caller: str, surface: str) -> Task:

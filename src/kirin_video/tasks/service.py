@@ -26,6 +26,7 @@ from kirin_video.contract.errors import (
     TaskNotFound,
 )
 from kirin_video.contract.params import Params
+from kirin_video.contract.text import fault
 from kirin_video.tasks import outbox
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.snapshot import OutputFile, Usage
@@ -605,7 +606,9 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, task_id = json.loads(raw)
-        return float(created), str(task_id)
+        if not isinstance(task_id, str) or fault(task_id) is not None:
+            raise TypeError("a cursor's task id is text that a task id can be")
+        return float(created), task_id
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # hostile cursors too
         raise InvalidRequest(
             f"cursor: must be a next_cursor value from a previous page; got {cursor[:60]!r}"

@@ -56,6 +56,7 @@ class TaskSnapshot(BaseModel):
     usage: Usage | None = None
     meta: dict[str, Any] = {}
     queue_position: int | None = None  # only while waiting, computed when read
+    ignored_params: tuple[str, ...] = ()  # names sent that the model does not have
 
     @classmethod
     def of(cls, task: Task, *, queue_position: int | None = None) -> TaskSnapshot:
@@ -73,6 +74,7 @@ class TaskSnapshot(BaseModel):
             usage=Usage.model_validate(task.usage) if task.usage else None,
             meta=dict(task.meta),
             queue_position=queue_position,
+            ignored_params=tuple(task.params.get("ignored_params") or ()),
         )
 
     def output(self, kind: OutputKind) -> OutputFile | None:

@@ -15,6 +15,8 @@ def task_object(snap: TaskSnapshot, sign: SignFn) -> TaskObject:
     meta = dict(snap.meta)
     if snap.queue_position is not None:
         meta["queue_position"] = snap.queue_position
+    if snap.ignored_params:
+        meta["ignored_params"] = list(snap.ignored_params)
     completed = snap.status is Status.COMPLETED
     return TaskObject(
         id=snap.id,

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from typing import Any
 
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
-from kirin_video.contract.params import Params, parse_params, shown
+from kirin_video.contract.parameters import PARAMETERS
+from kirin_video.contract.params import ALIASES, Params, parse_params, shown
 from kirin_video.contract.statuses import PublicStatus
 
+log = logging.getLogger(__name__)
+
+#: The envelope's own keys; any other beside them is an ignored parameter.
+_ENVELOPE = ("model", "input")
 _INPUT_RULE = 'must be an array of exactly one object {"params": {...}}'
 
 
 def parse_create(body: Any) -> Params:
-    """``{"model", "input": [{"params": {…}}]}`` as the official client sends it, or a flat body."""
+    """``{"model", "input": [{"params": {…}}]}`` as the official client sends it, or a flat body.
+
+    Names the model does not have are kept as ``ignored_params`` (hosted clients may send
+    extras, so they are not refused; a misspelt one must not pass unnoticed).
+    """
+    extras: list[str] = []
     if isinstance(body, dict) and "input" in body:
+        extras = [name for name in body if name not in _ENVELOPE]
         body = {**_params_of(body["input"]), "model": body.get("model")}
-    return parse_params(body)
+    params = parse_params(body)
+    known = {*ALIASES, *(parameter.name for parameter in PARAMETERS[params.model])}
+    ignored = tuple(sorted({*extras, *(name for name in body if name not in known)} - {"model"}))
+    if ignored:
+        log.info("create: ignored parameters the model does not have: %s", ", ".join(ignored))
+    return replace(params, ignored_params=ignored)
 
 
 def _params_of(value: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from kirin_video.contract.errors import (
     QueryInvalid,
     RateLimited,
 )
-from kirin_video.contract.params import Params, parse_params
+from kirin_video.contract.params import Params, parse_params, shown
 
 
 class Route(StrEnum):
@@ -123,19 +123,19 @@ def parse_kling_request(
 ) -> Params:
     """Check a Kling create body by the contract's rules, as the route's Kirin model."""
     if not isinstance(body, dict):
-        raise InvalidRequest(f"body: must be a JSON object; got {type(body).__name__}")
+        raise InvalidRequest(f"body: must be a JSON object; got {shown(body)}")
     name = body.get("model_name") or default_model  # the retired `model` field means the default
     if name not in model_names:
         raise InvalidRequest(
             f"model_name: must be one of {', '.join(model_names)} on /v1/videos/{route}; "
-            f"got {name!r}",
+            f"got {shown(name)}",
             code=ErrorCode.UNKNOWN_MODEL,
         )
     for field in UNSUPPORTED:
         if body.get(field) not in (None, "", [], {}):
             raise InvalidRequest(
                 f"{field}: is not supported by this server; leave it out "
-                f"(got {str(body[field])[:60]!r})",
+                f"(got {shown(body[field])})",
                 code=ErrorCode.NOT_SUPPORTED_IN_MODE,
             )
     kirin = {k: v for k, v in body.items() if k not in ("model", "model_name", *UNSUPPORTED)}

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from kirin_video.contract import catalog as c
 from kirin_video.contract.errors import InvalidRequest
 from kirin_video.contract.params import shown
+from kirin_video.contract.text import check_tree
 from kirin_video.surfaces.intake import read_json
 
 #: A text field may hold a whole image as base64 (4 characters per 3 bytes), with room to spare.
@@ -30,7 +31,13 @@ MAX_PART_BYTES = 4 * (c.MAX_IMAGE_BYTES // 3 + 1) + 64 * 1024
 MAX_FILES = c.MAX_REFERENCE_IMAGES + 2
 MAX_FIELDS = 100
 
+#: Fields that take a list: a plain field sent again adds to it, the ordinary form encoding of a
+#: list (LiteLLM's), as ``name[]`` is the SDK's.
+LIST_FIELDS = ("input_references", "image_list")
+
 _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+_INTEGER = re.compile(r"[0-9]{1,20}")
+_NUMBER = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:[eE][+-]?[0-9]{1,3})?")
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 
@@ -47,14 +54,13 @@ class Upload:
 
 
 def _number(text: str) -> Any:
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    """JSON's spelling of a number only: ``float()`` also takes ``１``, ``1_0`` and ``inf``."""
+    return float(text) if _NUMBER.fullmatch(text.strip()) else text
 
 
 def _integer(text: str) -> Any:
-    return int(text) if text.strip().isdigit() else text
+    """ASCII digits, a bounded count: ``int()`` also takes ``²`` and fails past 4,300 digits."""
+    return int(text) if _INTEGER.fullmatch(text.strip()) else text
 
 
 def _flag(text: str) -> Any:
@@ -81,7 +87,9 @@ async def read_fields(request: Request) -> dict[str, Any]:
                 f"body: must be a JSON object or a multipart form; got {shown(body)}"
             )
         fields = dict(body)
-    return _merge_extra_body(fields)
+    fields = _merge_extra_body(fields)
+    check_tree(fields)  # the form's fields and extra_body's, as a JSON body's are
+    return fields
 
 
 async def _form_fields(request: Request) -> dict[str, Any]:
@@ -90,8 +98,8 @@ async def _form_fields(request: Request) -> dict[str, Any]:
             max_files=MAX_FILES, max_fields=MAX_FIELDS, max_part_size=MAX_PART_BYTES
         ) as form:
             items = [(key, await _value(key, value)) for key, value in form.multi_items()]
-    except HTTPException as exc:  # what the form parser refuses
-        raise InvalidRequest(f"body: must be a well-formed form; {exc.detail}") from exc
+    except HTTPException as exc:  # what the form parser refuses, in our words
+        raise InvalidRequest(f"body: {_form_rule(str(exc.detail))}") from exc
     fields: dict[str, Any] = {}
     for key, value in items:
         _place(fields, key, value)
@@ -105,6 +113,20 @@ async def _value(key: str, value: str | UploadFile) -> Any:
     return read(value) if read else value
 
 
+def _form_rule(detail: str) -> str:
+    """The rule a form broke, from the parser's refusal (whose wording is the library's)."""
+    broken = {
+        "Field exceeded": f"a form's field may hold at most {MAX_PART_BYTES} bytes; got more",
+        "Part exceeded": f"a form's part may hold at most {MAX_PART_BYTES} bytes; got more",
+        "Too many fields": f"a form may hold at most {MAX_FIELDS} fields; got more",
+        "Too many files": f"a form may hold at most {MAX_FILES} files; got more",
+        "The Content-Disposition": "every part of a form must name its field; got one without",
+        "Missing boundary": "a multipart form's Content-Type must give its boundary; got none",
+    }
+    found = next((rule for start, rule in broken.items() if detail.startswith(start)), None)
+    return found or "must be a well-formed multipart form; got one that could not be read"
+
+
 def _place(fields: dict[str, Any], key: str, value: Any) -> None:
     """Put one form field where its bracketed name says: ``a``, ``a[]``, ``a[k]``, ``a[][k]``."""
     parsed = _KEY.match(key)
@@ -114,7 +136,9 @@ def _place(fields: dict[str, Any], key: str, value: Any) -> None:
             f"got {shown(key)}"
         )
     name, path = parsed.group(1), _BRACKET.findall(parsed.group(2))
-    if not path:
+    if not path and name in LIST_FIELDS:
+        _held(fields, name, list).append(value)
+    elif not path:
         if name in fields:
             raise _twice(name, bracketed=isinstance(fields[name], list | dict))
         fields[name] = value

@@ -7,6 +7,7 @@ from typing import Any
 
 from kirin_video.contract import catalog as c
 from kirin_video.contract.catalog import Model, Status
+from kirin_video.contract.text import readable
 from kirin_video.surfaces.openai_videos.errors import code_word
 from kirin_video.surfaces.openai_videos.models import Video, VideoError, VideoList
 from kirin_video.surfaces.openai_videos.wire import STATUS, size_name
@@ -35,7 +36,7 @@ def video_object(task: Task) -> Video:
         model=task.model,
         status=STATUS[status],  # type: ignore[arg-type]  # the four words of VideoStatus
         progress=_percent(status, task.progress),
-        prompt=task.params.get("prompt"),
+        prompt=readable(task.params.get("prompt")),
         seconds=str(task.params.get("duration", c.DEFAULT_DURATION)),
         size=_size(task),
         error=_error(task) if status in (Status.FAILED, Status.CANCELLED) else None,
