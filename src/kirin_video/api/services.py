@@ -101,7 +101,11 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         settings=settings,
         runtime=runtime,
         registry=node.registry,
-        auth=Authenticator(db, settings_keys=settings.api_keys),
+        auth=Authenticator(
+            db,
+            settings_keys=settings.api_keys,
+            jwt_max_lifetime_s=settings.jwt_max_lifetime_s,
+        ),
         fetcher=Fetcher(
             timeout_s=settings.fetch_timeout_s,
             max_bytes=MAX_IMAGE_BYTES,

@@ -5,18 +5,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from sqlalchemy import select
 
 from kirin_video.contract.errors import AuthenticationFailed
+from kirin_video.contract.params import shown
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.tables import ApiKey
 
 _PREFIX = "kv_"
+_ALGORITHM = "HS256"
+#: What a bearer token is made of (API keys and JWTs alike): printable ASCII, no spaces.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+#: An access id as issued (``ak_`` and hex), with room: anything else names no key.
+_ACCESS_ID = re.compile(r"[\x21-\x7e]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -109,9 +117,12 @@ def settings_owner(key: str) -> str:
 class Authenticator:
     """Turns a bearer token into the caller id that owns tasks."""
 
-    def __init__(self, db: Database, *, settings_keys: list[str]) -> None:
+    def __init__(
+        self, db: Database, *, settings_keys: list[str], jwt_max_lifetime_s: float = 24 * 3600
+    ) -> None:
         self._db = db
         self._settings_keys = list(settings_keys)
+        self._jwt_max_lifetime_s = jwt_max_lifetime_s
 
     def caller(self, token: str) -> str:
         token = token.strip()
@@ -122,6 +133,11 @@ class Authenticator:
         for key in self._settings_keys:
             if hmac.compare_digest(key.encode(), token.encode()):
                 return settings_owner(key)
+        if not _TOKEN.fullmatch(token):  # before any look-up: every key and JWT is plain ASCII
+            raise AuthenticationFailed(
+                "Authorization: the token must be printable ASCII (an API key or a JWT); "
+                "got other characters"
+            )
         if token.startswith(_PREFIX):
             return self._issued_key(token)
         if token.count(".") == 2:
@@ -135,7 +151,7 @@ class Authenticator:
 
     def _issued_key(self, token: str) -> str:
         access_id = token[len(_PREFIX) :].split(".", 1)[0]
-        row = self._active_key(access_id)
+        row = self._active_key(access_id) if _ACCESS_ID.fullmatch(access_id) else None
         if row is None or not hmac.compare_digest(row.key_hash, _hash(token, row.key_salt)):
             raise AuthenticationFailed("Authorization: unknown or revoked API key")
         return row.access_id
@@ -144,28 +160,65 @@ class Authenticator:
         try:
             issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
         except jwt.PyJWTError as exc:
-            raise AuthenticationFailed(f"Authorization: malformed JWT ({exc})") from exc
-        row = self._active_key(str(issuer)) if issuer else None
+            raise AuthenticationFailed(
+                "Authorization: a JWT must be three base64url parts, the middle one a JSON "
+                "object of claims; got a token that is not"
+            ) from exc
+        valid = isinstance(issuer, str) and _ACCESS_ID.fullmatch(issuer) is not None
+        row = self._active_key(issuer) if valid else None  # type: ignore[arg-type]
         if row is None:
             raise AuthenticationFailed(
-                f"Authorization: JWT iss must be an active access id; got {issuer!r}"
+                f"Authorization: JWT iss must be an active access id; got {shown(issuer)}"
             )
         try:
-            jwt.decode(
+            claims = jwt.decode(
                 token,
                 row.jwt_secret,
-                algorithms=["HS256"],
+                algorithms=[_ALGORITHM],
                 options={"require": ["exp", "iss"]},
                 issuer=row.access_id,
             )
-        except jwt.ExpiredSignatureError as exc:
-            raise AuthenticationFailed(
-                f"Authorization: JWT expired ({exc})", reason="expired"
-            ) from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise AuthenticationFailed(
-                f"Authorization: JWT not valid yet ({exc})", reason="not_yet_valid"
-            ) from exc
         except jwt.PyJWTError as exc:
-            raise AuthenticationFailed(f"Authorization: JWT rejected ({exc})") from exc
+            raise _refusal(exc, token) from exc
+        self._check_lifetime(claims)
         return row.access_id
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """A JWT lives at most the set lifetime, from its ``iat`` and from now: none for ever."""
+        longest = self._jwt_max_lifetime_s
+        exp, now, iat = claims["exp"], time.time(), claims.get("iat")
+        starts = [("now", now)] + ([("iat", iat)] if isinstance(iat, int | float) else [])
+        for name, start in starts:
+            if exp - start > longest:
+                raise AuthenticationFailed(
+                    f"Authorization: a JWT may live at most {longest:g} s (exp at most that "
+                    f"after iat and after now); got exp {exp}, {exp - start:.0f} s after {name}"
+                )
+
+
+def _refusal(exc: jwt.PyJWTError, token: str) -> AuthenticationFailed:
+    """Why a signed JWT is refused, in our words (the library's are not the API's)."""
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return AuthenticationFailed(
+            "Authorization: the JWT has expired (its exp is past)", reason="expired"
+        )
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return AuthenticationFailed(
+            "Authorization: the JWT is not valid yet (its nbf or iat is in the future)",
+            reason="not_yet_valid",
+        )
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return AuthenticationFailed(f"Authorization: the JWT must carry {exc.claim}; got none")
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        return AuthenticationFailed(
+            f"Authorization: a JWT must be signed with {_ALGORITHM}; got {shown(algorithm)}"
+        )
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return AuthenticationFailed(
+            "Authorization: the JWT's signature does not match its key's secret"
+        )
+    return AuthenticationFailed(
+        "Authorization: a JWT's exp, nbf and iat must be numbers (Unix seconds); "
+        "got a claim that is not"
+    )
