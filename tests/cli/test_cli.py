@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +108,32 @@ def test_run_prints_the_contract_error(images: list[Path], tmp_path: Path) -> No
     assert "8002005017" in result.output and "image_tail" in result.output
 
 
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("nothere.png", "no such file"),
+        ("folder", "is a folder, not an image file"),
+        ("notes.png", "is not a JPEG or PNG image"),
+        ("unreadable.png", "cannot be read (permission denied)"),
+    ],
+)
+def test_run_names_a_bad_image_file_in_one_usage_line(
+    given: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "notes.png").write_text("not a picture")
+    (tmp_path / "unreadable.png").write_bytes(make_image(400, 400))
+    (tmp_path / "unreadable.png").chmod(0)
+    if given == "unreadable.png" and os.access(tmp_path / "unreadable.png", os.R_OK):
+        pytest.skip("this user reads any file (root)")
+    for option in ("--image", "--image-tail"):
+        result = runner.invoke(app, ["run", "kirin_v1_6_i2v", option, given, "-o", "x.mp4"])
+        assert result.exit_code == 2, result.output
+        assert result.output == f"usage: {option} {given}: {says}\n"
+    assert not (tmp_path / "data").exists()  # refused before any server started
+
+
 def test_task_status_list_and_cancel(live: list[str], data_dir: Path) -> None:
     from kirin_video.client import Client
 
@@ -122,6 +151,29 @@ def test_task_status_list_and_cancel(live: list[str], data_dir: Path) -> None:
     assert again.exit_code == 1 and "8002005018" in again.output
     url = runner.invoke(app, ["task", "status", task.id, "--output", "url", *live])
     assert url.exit_code == 1
+
+
+def test_task_list_keeps_every_id_whole_in_80_columns(live: list[str]) -> None:
+    from kirin_video.client import Client
+
+    with Client(live[1], live[3]) as client:
+        ids = [
+            client.create("kirin_v1_6_multi_i2v", image_list=[make_image()], prompt="p").id,
+            client.create("kirin_v1_6_i2v", image=make_image()).id,
+        ]
+        for task_id in ids:
+            client.cancel(task_id)
+    listed = subprocess.run(
+        [sys.executable, "-m", "kirin_video.cli", "task", "list", *live],
+        env={**os.environ, "COLUMNS": "80", "TERM": "xterm"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = listed.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, listed.stdout
+    for task_id in ids:
+        assert any(task_id in line for line in lines), listed.stdout
 
 
 def test_task_status_url_prints_the_video_url(live: list[str], images: list[Path]) -> None:

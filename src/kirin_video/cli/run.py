@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from PIL import Image
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from kirin_video.cli import _common
@@ -15,6 +16,8 @@ from kirin_video.client import Client, KirinError, Task
 from kirin_video.contract.catalog import Model
 
 run_app = typer.Typer()
+#: What the API takes, recognised by content as the server does (a name's extension may lie).
+_IMAGE_FORMATS = {"JPEG", "PNG"}
 
 
 @contextmanager
@@ -31,7 +34,31 @@ def _client(server: str | None, api_key: str | None) -> Iterator[Client]:
         yield client
 
 
+def _check_image(option: str, value: str) -> None:
+    """A local picture must be a readable JPEG or PNG: one usage line, not a traceback, if not."""
+    if value.startswith(("http://", "https://")):
+        return
+    path = Path(value).expanduser()
+    if not path.exists():
+        _common.fail_usage(f"{option} {value}: no such file")
+    if not path.is_file():
+        _common.fail_usage(f"{option} {value}: is a folder, not an image file")
+    try:
+        with Image.open(path) as picture:
+            kind = picture.format
+    except PermissionError:
+        _common.fail_usage(f"{option} {value}: cannot be read (permission denied)")
+    except (OSError, Image.DecompressionBombError):
+        kind = None
+    if kind not in _IMAGE_FORMATS:
+        _common.fail_usage(f"{option} {value}: is not a JPEG or PNG image")
+
+
 def _images(model: str, image: list[str], image_tail: str | None) -> dict[str, Any]:
+    for value in image:
+        _check_image("--image", value)
+    if image_tail:
+        _check_image("--image-tail", image_tail)
     if model == Model.MULTI_I2V:
         if image_tail:
             _common.fail_usage("--image-tail is for kirin_v1_6_i2v only")

@@ -103,7 +103,14 @@ def list_tasks(
     if output is ListOutput.json:
         _common.print_json({"data": [t.raw for t in page.data], "next_cursor": page.next_cursor})
         return
-    table = Table("id", "model", "status", "progress", "created")
+    widest = max((len(task.id) for task in page.data), default=2)
+    table = Table(  # ids are copied from here: the other columns give way in a narrow terminal
+        Column("id", no_wrap=True, min_width=widest),
+        Column("model", overflow="fold"),
+        Column("status", overflow="fold"),
+        Column("progress", overflow="fold"),
+        Column("created", overflow="fold"),
+    )
     for task in page.data:
         progress = f"{task.progress:.0%}" if task.progress is not None else ""
         table.add_row(task.id, task.model or "", task.status, progress, _when(task.created))
