@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kirin_video.config import Settings
 from kirin_video.engines.doctor import acceleration_rows
+from kirin_video.media import encoders
 from kirin_video.media.encode import encode_outputs, probe
 from kirin_video.media.encoders import (
     NVENC,
@@ -28,7 +30,7 @@ without_nvenc = pytest.mark.skipif(WHY_NOT_NVENC is None, reason="NVENC runs on 
 def test_auto_falls_back_to_libx264_and_says_why() -> None:
     choice = choose_encoder("auto")
     assert choice.codec == X264
-    assert NVENC in choice.reason
+    assert "NVIDIA" in choice.reason or NVENC in choice.reason
     assert ("encoder", f"{X264} ({choice.reason})") in acceleration_rows(Settings(), "cpu")
 
 
@@ -63,3 +65,41 @@ def test_each_encoder_writes_the_same_geometry(tmp_path: Path, codec: str) -> No
     assert wrote_x264 == (codec == X264)
     if codec == X264:
         assert "crf=20.0" in x264_options(video.path)
+
+
+@pytest.fixture
+def fresh_probe() -> Iterator[None]:
+    """NVENC's probe run again for this test (it is cached for the process)."""
+    nvenc_unavailable.cache_clear()
+    yield
+    nvenc_unavailable.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("devices", "reason"),
+    [
+        (None, "no NVIDIA encoder on this machine (no NVIDIA driver)"),
+        (0, "no NVIDIA encoder on this machine (no CUDA device)"),
+    ],
+)
+@pytest.mark.usefixtures("fresh_probe")
+def test_a_machine_without_a_gpu_is_told_so_not_a_permissions_fault(
+    monkeypatch: pytest.MonkeyPatch, devices: int | None, reason: str
+) -> None:
+    monkeypatch.setattr(encoders, "cuda_device_count", lambda: devices)
+    assert nvenc_unavailable() == reason
+    assert choose_encoder("auto") == encoders.EncoderChoice(X264, reason)
+    doctor = dict(acceleration_rows(Settings(encoder=NVENC), "cpu"))
+    assert doctor["encoder"] == f"refused: {NVENC} was asked for, but {reason}"
+
+
+@without_nvenc
+@pytest.mark.usefixtures("fresh_probe")
+def test_with_a_gpu_that_cannot_encode_ffmpegs_reason_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(encoders, "cuda_device_count", lambda: 1)
+    if NVENC not in encoders.av.codecs_available:
+        pytest.skip(f"this FFmpeg build has no {NVENC}")
+    reason = nvenc_unavailable()
+    assert reason is not None and reason.startswith(f"{NVENC} does not open here (")

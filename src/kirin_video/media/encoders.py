@@ -7,6 +7,7 @@ two frames once: the FFmpeg build must have ``h264_nvenc`` and an NVIDIA driver 
 
 from __future__ import annotations
 
+import ctypes
 import io
 from dataclasses import dataclass
 from fractions import Fraction
@@ -67,6 +68,11 @@ def nvenc_unavailable() -> str | None:
     """Why NVENC cannot encode here, or None when two test frames encoded."""
     if NVENC not in av.codecs_available:
         return f"this FFmpeg build has no {NVENC}"
+    devices = cuda_device_count()
+    if devices is None:
+        return "no NVIDIA encoder on this machine (no NVIDIA driver)"
+    if devices == 0:
+        return "no NVIDIA encoder on this machine (no CUDA device)"
     try:
         with av.open(io.BytesIO(), mode="w", format="mp4") as container:
             stream = video_stream(container, NVENC, width=256, height=256, fps=30)
@@ -78,6 +84,22 @@ def nvenc_unavailable() -> str | None:
     except (av.FFmpegError, OSError, ValueError) as exc:
         return f"{NVENC} does not open here ({getattr(exc, 'strerror', None) or exc})"
     return None
+
+
+def cuda_device_count() -> int | None:
+    """CUDA devices the NVIDIA driver sees (0 when it sees none), None where there is no driver.
+
+    Asked of the driver library FFmpeg's NVENC loads itself, so no torch is needed: without a
+    device FFmpeg's own reason ("Operation not permitted") would read as a permissions fault.
+    """
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return None
+    count = ctypes.c_int(0)
+    if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
 
 
 def video_stream(
