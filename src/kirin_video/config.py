@@ -181,8 +181,9 @@ class Settings(BaseSettings):
     overlap: bool = True
     task_timeout_s: float | None = Field(default=None, gt=0)  # every run; default: by mode
     cancel_grace_s: float = Field(default=5.0, ge=0)  # a told child gets this long to stop
-    stream_poll_s: float = Field(default=0.5, gt=0)  # how often a task stream reads its task
+    stream_poll_s: float = Field(default=0.5, gt=0)  # how often a node reads its streams' tasks
     stream_ping_s: float = Field(default=15.0, gt=0)  # keep-alive comments on an idle stream
+    streams_per_key: int = Field(default=32, ge=1)  # open task streams of one key, on each node
 
     # Several nodes (docs/deploy.md).
     lease_s: float = Field(default=60.0, gt=0)  # a worker silent this long has lost its task
