@@ -12,11 +12,21 @@ LOCK := constraints.txt
 install: $(VENV)/.installed
 
 # Every install takes the versions in $(LOCK); the ranges in pyproject.toml are for pip users.
-$(VENV)/.installed: pyproject.toml $(LOCK)
+# Two stamps: .installed-run is the server and CLI alone (what `make run` runs, no torch),
+# .installed adds the dev extra (torch, diffusers, test tools) for `make test`; either order works.
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c $(LOCK)
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c $(LOCK) torch==$(TORCH_VERSION)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[dev]'
+
+$(VENV)/.installed-run: pyproject.toml $(LOCK) | $(BIN)/python
+	$(PIP) -e .
 	touch $@
+
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(PIP) torch==$(TORCH_VERSION)
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
 
 # Re-resolve $(LOCK) from pyproject.toml, keeping its pins where they still fit;
 # `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release.
@@ -25,7 +35,7 @@ lock: install
 	echo 'torch==$(TORCH_VERSION)' | $(BIN)/uv pip compile --quiet pyproject.toml - --extra dev \
 		--python $(BIN)/python --custom-compile-command 'make lock' $(LOCK_FLAGS) -o $(LOCK)
 
-run: install
+run: $(VENV)/.installed-run
 	$(BIN)/kirin run kirin_v1_6_i2v \
 		--image examples/valley-morning.jpg --image-tail examples/valley-evening.jpg \
 		--mode pro --prompt "the sun crosses the valley from morning to evening" \
