@@ -188,3 +188,87 @@ def test_another_key_cannot_get_list_or_cancel(client: TestClient) -> None:
 
 def test_healthz_needs_no_auth(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+#: What PyJWT says of a token it refuses: never part of an answer.
+PYJWT_WORDS = ("Not enough segments", "Signature verification failed", "Signature has expired")
+PYJWT_WORDS += ("The token is not yet valid", "not allowed", "Invalid", "segment", "padding")
+
+
+@pytest.mark.parametrize(
+    ("claims", "lived"),
+    [
+        ({"exp": 253402300799}, "after now"),  # the last second of year 9999
+        ({"exp": int(time.time()) + 24 * 3600 + 120}, "after now"),
+        ({"iat": int(time.time()) - 2 * 24 * 3600, "exp": int(time.time()) + 60}, "after iat"),
+    ],
+    ids=["year 9999", "a day and two minutes", "issued two days ago"],
+)
+def test_a_jwt_that_lives_longer_than_the_setting_is_401(
+    client: TestClient, claims: dict[str, int], lived: str
+) -> None:
+    issued = _issue(client)
+    token = jwt.encode({"iss": issued.access_id, **claims}, issued.secret, algorithm="HS256")
+    message = kirin_error(
+        client.get(GENERATION, headers=bearer(token)), status=401, code="8002005006"
+    )
+    assert message.startswith("Authorization: a JWT may live at most 86400 s"), message
+    assert f"got exp {claims['exp']}" in message and lived in message, message
+
+
+def test_jwts_as_kling_clients_make_them_stay_valid_up_to_the_limit(client: TestClient) -> None:
+    issued = _issue(client)
+    now = int(time.time())
+    assert _status(client, _token(issued, exp=now + 1800, nbf=now - 5)) == (200, None)
+    assert _status(client, _token(issued, iat=now, exp=now + 24 * 3600 - 60)) == (200, None)
+
+
+def test_the_longest_jwt_lifetime_is_a_setting(make_client: Any) -> None:
+    client = make_client(jwt_max_lifetime_s=10**12)
+    issued = _issue(client)
+    assert _status(client, _token(issued, exp=253402300799)) == (200, None)
+    short = make_client(jwt_max_lifetime_s=60)
+    assert _status(short, _token(_issue(short), exp=int(time.time()) + 600)) == (
+        401,
+        "8002005006",
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_token", "says"),
+    [
+        (lambda issued: "a.b.c", "three base64url parts"),
+        (lambda issued: "kv.x.y", "three base64url parts"),
+        (lambda issued: _token(issued, exp=int(time.time()) - 10), "has expired"),
+        (lambda issued: _token(issued, nbf=int(time.time()) + 600), "not valid yet"),
+        (lambda issued: _token(issued, exp="soon"), "must be numbers"),
+        (
+            lambda issued: jwt.encode(
+                {"iss": issued.access_id, "exp": int(time.time()) + 60}, "x" * 32
+            ),
+            "signature does not match",
+        ),
+        (
+            lambda issued: jwt.encode(
+                {"iss": issued.access_id, "exp": int(time.time()) + 60}, None, algorithm="none"
+            ),
+            "must be signed with HS256; got 'none'",
+        ),
+        (lambda issued: jwt.encode({"iss": issued.access_id}, issued.secret), "must carry exp"),
+    ],
+    ids=[
+        "malformed",
+        "not base64",
+        "expired",
+        "not yet",
+        "exp a string",
+        "wrong secret",
+        "alg none",
+        "no exp",
+    ],
+)
+def test_jwt_refusals_say_why_in_our_words(client: TestClient, make_token: Any, says: str) -> None:
+    response = client.get(GENERATION, headers=bearer(make_token(_issue(client))))
+    message = kirin_error(response, status=401, code="8002005006")
+    assert says in message, message
+    assert not [words for words in PYJWT_WORDS if words in message], message
