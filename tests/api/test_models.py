@@ -34,5 +34,12 @@ def test_models_state_the_image_rules_machine_readably(client: TestClient) -> No
     assert tail == {k: v for k, v in first.items() if k != "aspect"}  # the seed: no aspect check
 
 
+def test_models_state_which_mode_a_last_frame_needs(client: TestClient) -> None:
+    models = client.get("/v1/models", headers=bearer(KEY_A)).json()["data"]
+    i2v = {m["id"]: m["parameters"] for m in models}["kirin_v1_6_i2v"]
+    assert i2v["image_tail"]["x-modes"] == ["pro"]
+    assert "x-modes" not in i2v["image"] and "x-modes" not in i2v["prompt"]
+
+
 def test_models_need_a_key(client: TestClient) -> None:
     kirin_error(client.get("/v1/models"), status=401, code="8002005006")

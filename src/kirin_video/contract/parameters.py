@@ -71,6 +71,8 @@ class Parameter:
     example: Any = None
     children: tuple[Parameter, ...] = ()
     image: ImageRules | None = None
+    #: The modes the parameter may be given in (``x-modes``); empty: any mode.
+    modes: tuple[c.Mode, ...] = ()
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -179,6 +181,7 @@ I2V_PARAMETERS = (
         "Give image, image_tail or both.",
         example="https://example.com/last-frame.png",
         image=TAIL_IMAGE_RULES,
+        modes=(c.Mode.PRO,),
     ),
     Parameter(
         name="prompt",
@@ -285,6 +288,8 @@ MODELS: dict[c.Model, ModelInfo] = {
 
 #: The extension keyword that carries an image parameter's rules (``ImageRules.schema``).
 IMAGE_KEYWORD = "x-image"
+#: The extension keyword that lists the only modes a parameter may be given in.
+MODES_KEYWORD = "x-modes"
 #: JSON Schema keywords of the table's rules.
 _KEYWORDS = {
     "minimum": "minimum",
@@ -308,6 +313,8 @@ def json_schema(parameter: Parameter) -> dict[str, Any]:
             schema[keyword] = value
     if parameter.image is not None:
         schema[IMAGE_KEYWORD] = parameter.image.schema()
+    if parameter.modes:
+        schema[MODES_KEYWORD] = [str(mode) for mode in parameter.modes]
     if parameter.children:
         fields = _object_schema(parameter.children)
         schema.update(fields if parameter.type is ParamType.OBJECT else {"items": fields})
