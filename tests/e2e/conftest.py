@@ -4,6 +4,7 @@ and what whole-task tests share: running a task to its end, fetching and decodin
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -39,6 +40,8 @@ class ServerProcess:
     data_dir: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    #: The child's ``ulimit -n``; None: this process's own.
+    file_limit: int | None = None
 
     @property
     def url(self) -> str:
@@ -74,6 +77,7 @@ class ServerProcess:
                 env=environment,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
+                preexec_fn=self._limit_files if self.file_limit else None,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -85,6 +89,11 @@ class ServerProcess:
             except httpx.TransportError:
                 time.sleep(0.2)
         raise TimeoutError("server did not start")
+
+    def _limit_files(self) -> None:
+        """Run in the child before it starts: its own, lower, open-file limit."""
+        assert self.file_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.file_limit, self.file_limit))
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, like a crash or a power cut."""

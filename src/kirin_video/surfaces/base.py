@@ -16,10 +16,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from kirin_video.contract.errors import (
     ErrorCode,
+    InvalidRequest,
     KirinError,
     MethodNotAllowed,
     ProviderUnavailable,
@@ -65,6 +67,8 @@ def as_kirin_error(exc: Exception, request: Request | None = None) -> KirinError
         return exc
     if isinstance(exc, RequestValidationError):
         return QueryInvalid(_validation_message(exc))
+    if isinstance(exc, ClientDisconnect):  # a body cut short (its deadline, or the client left)
+        return InvalidRequest("body: the connection closed before the whole body arrived")
     if isinstance(exc, HTTPException):
         return _from_http(exc, request)
     where = f" on {request.method} {request.url.path}" if request is not None else ""
