@@ -14,8 +14,23 @@ from kirin_video.surfaces.context import request_id as current
 
 HEADER = "x-request-id"
 _ACCEPTED = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII: safe to echo and to log
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e]")
 
 log = logging.getLogger("kirin_video.access")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+
+
+def printable(text: str) -> str:
+    """``text`` with control and unprintable characters escaped (``\\r``, ``\\x1b``, ``\\u2028``).
+
+    What reaches a log line from a request passes through here, so it cannot start a line of its
+    own or rewrite the terminal that shows it.
+    """
+    return _NOT_PLAIN.sub(_escape, text)
 
 
 class RequestIdFilter(logging.Filter):
@@ -46,8 +61,8 @@ class RequestIdMiddleware:
                 MutableHeaders(scope=message)[HEADER] = request_id
                 log.info(
                     "%s %s -> %d in %.1f ms",
-                    scope["method"],
-                    scope["path"],
+                    printable(scope["method"]),
+                    printable(_sent_path(scope)),
                     message["status"],
                     (time.perf_counter() - started) * 1000,
                 )
@@ -57,3 +72,9 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             current.reset(token)
+
+
+def _sent_path(scope: Scope) -> str:
+    """The path as the client sent it, still percent-encoded: ``%0a`` stays three characters."""
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if isinstance(raw, bytes) else str(scope["path"])
