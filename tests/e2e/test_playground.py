@@ -258,6 +258,53 @@ def test_a_too_small_picture_shows_the_check_then_the_servers_message_on_its_fie
     assert ui.console.errors == []
 
 
+def test_a_last_frame_is_closed_in_std_mode_and_a_chosen_one_is_flagged_on_switching_back(
+    ui: Ui, idle: ServerProcess, pictures: dict[str, Path]
+) -> None:
+    page = ui.page
+    sign_in(page, idle)
+    form = panel(page, I2V)
+    last = picture(page, I2V, "Last frame")
+    closed = "Only with mode pro: choose pro to give a last frame."
+    expect(last.locator(".note")).to_have_text(closed)
+    expect(last.locator(".drop")).to_be_disabled()
+    expect(last.get_by_role("textbox")).to_be_disabled()
+    last.locator("input[type=file]").set_input_files(pictures["hat"])  # as a drop would
+    expect(last.locator(".preview")).to_be_hidden()
+    form.get_by_role("radio", name="pro").check()
+    expect(last.locator(".note")).to_be_hidden()
+    choose(last, pictures["hat"])
+    form.get_by_role("radio", name="std").check()
+    expect(last.locator(".error")).to_have_text(
+        f"{closed} Remove this picture to go on without it."
+    )
+    expect(last.locator(".drop")).to_have_attribute("aria-invalid", "true")
+    ui.shots.take(form, "last-frame-in-std")
+    last.get_by_role("button", name="Remove picture").click()
+    expect(last.locator(".preview")).to_be_hidden()
+    expect(last.locator(".error")).to_be_hidden()
+    assert ui.console.errors == []
+
+
+def test_the_task_list_sits_right_under_the_task_on_a_wide_screen(
+    ui: Ui, idle: ServerProcess, pictures: dict[str, Path]
+) -> None:
+    page = ui.page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    sign_in(page, idle)
+    choose(picture(page, I2V, "First frame"), pictures["cat"])
+    generate(page, I2V)
+    expect(task_panel(page)).to_be_visible()
+    expect(page.locator(".task-row")).to_have_count(1)
+    task, tasks = task_panel(page).bounding_box(), page.locator(".tasks-card").bounding_box()
+    form = page.locator(".form-card").bounding_box()
+    assert task and tasks and form
+    assert tasks["x"] == task["x"] > form["x"] + form["width"]  # beside the form
+    gap = tasks["y"] - (task["y"] + task["height"])
+    assert 0 < gap <= 20, gap  # the grid's gap, not the form's height shared out
+    ui.shots.take(page, "wide")
+
+
 def test_queued_tasks_show_their_place_and_are_cancelled_from_the_list_and_the_panel(
     ui: Ui, idle: ServerProcess, pictures: dict[str, Path]
 ) -> None:

@@ -250,6 +250,7 @@ class Group extends Field {
 class SinglePicture {
   constructor(name, schema) {
     this.name = name;
+    this.modes = schema["x-modes"] || null; // the only modes it may be given in
     this.picture = new PictureField({
       label: labelOf(name),
       help: schema.description,
@@ -264,6 +265,15 @@ class SinglePicture {
 
   clearErrors() {
     this.picture.setError("");
+  }
+
+  /** Open the picture only in the modes its schema allows, closed with the reason otherwise. */
+  setMode(mode) {
+    if (!this.modes) return;
+    const wanted = this.modes.join(" or ");
+    const what = labelOf(this.name).toLowerCase();
+    const why = `Only with mode ${wanted}: choose ${wanted} to give a ${what}.`;
+    this.picture.restrict(this.modes.includes(mode) ? "" : why);
   }
 
   read() {

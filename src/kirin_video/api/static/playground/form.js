@@ -28,6 +28,17 @@ export class ModelForm {
       event.preventDefault();
       onSubmit(this);
     });
+    this.followMode();
+  }
+
+  /** Fields allowed only in some modes (x-modes) open and close as the mode changes. */
+  followMode() {
+    const mode = this.fields.find((f) => f.name === "mode");
+    const ruled = this.fields.filter((f) => f.setMode);
+    if (!mode || !ruled.length) return;
+    const apply = () => ruled.forEach((f) => f.setMode(mode.read()));
+    mode.element.addEventListener("change", apply);
+    apply();
   }
 
   /** The params object of the create body: only what the user set or the enums chose. */

@@ -80,6 +80,7 @@ export class PictureField {
     const title = h("span", { class: "label", id: uid("picture-label") }, label);
     this.help = help ? h("p", { class: "help", id: uid("help") }, help) : null;
     this.check = h("p", { class: "check", id: uid("check"), "aria-live": "polite" });
+    this.note = h("p", { class: "help note", id: uid("note") });
     this.error = h("p", { class: "error", id: uid("error"), "aria-live": "polite" });
     this.preview = h("img", { alt: `Preview of “${label}”` });
     this.figure = h("figure", { class: "preview", hidden: true }, this.preview);
@@ -94,6 +95,7 @@ export class PictureField {
       { class: "field picture", role: "group", "aria-labelledby": title.id },
       h("div", { class: "picture-head" }, title, remove),
       this.help,
+      this.note,
       h("div", { class: "picture-body" }, this.figure, inputs),
       this.check,
       this.error,
@@ -110,7 +112,7 @@ export class PictureField {
       "aria-hidden": "true",
       onchange: () => this.file.files[0] && this.pick(this.file.files[0]),
     });
-    const describedBy = ids(this.help, this.check, this.error);
+    const describedBy = ids(this.help, this.note, this.check, this.error);
     this.drop = h(
       "button",
       { type: "button", class: "drop", "aria-describedby": describedBy },
@@ -176,7 +178,21 @@ export class PictureField {
     invalid(this.drop, Boolean(message));
   }
 
+  /** Close the field while a rule of the form rules it out (``why``), or open it ("").
+   * A picture already chosen stays, named as the error, so it can be removed or the rule met. */
+  restrict(why) {
+    this.restricted = why;
+    this.note.textContent = why;
+    this.drop.disabled = Boolean(why);
+    this.url.disabled = Boolean(why);
+    this.setError(why && this.sent ? `${why} Remove this picture to go on without it.` : "");
+  }
+
   async pick(file) {
+    if (this.restricted) {
+      this.file.value = ""; // not taken: the same file may be chosen once the field opens
+      return;
+    }
     this.reset();
     this.objectUrl = URL.createObjectURL(file);
     const read = [sniff(file), sizeOf(this.objectUrl), base64Of(file)];
@@ -187,6 +203,7 @@ export class PictureField {
   }
 
   async pickUrl(url) {
+    if (this.restricted) return;
     this.reset();
     this.url.value = url;
     if (!url) return;
