@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from kirin_video import __version__
 from kirin_video.api.errors import install_error_handlers
+from kirin_video.api.head import HeadAsGetMiddleware
 from kirin_video.api.limits import BodyLimitMiddleware
 from kirin_video.api.openapi import install_openapi
 from kirin_video.api.request_id import RequestIdMiddleware
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             app.include_router(router, prefix=prefix, include_in_schema=index == 0)
     install_error_handlers(app)
     install_openapi(app)
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
