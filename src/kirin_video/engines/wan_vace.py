@@ -18,6 +18,7 @@ from PIL import Image
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Mode
 from kirin_video.contract.errors import GenerationFailed
+from kirin_video.contract.incidents import Incident
 from kirin_video.engines.base import Clip, Job, ProgressFn
 from kirin_video.engines.loading import load_pipeline, release_memory, resolve_device
 from kirin_video.engines.native import NativeOptions, NativePlan, plan
@@ -116,7 +117,7 @@ class DiffusersEngine:
                 clip = self._clip(video, job)
             except torch.OutOfMemoryError as exc:
                 release_memory()
-                raise GenerationFailed(self._out_of_memory(native, job.mode)) from exc
+                raise self._out_of_memory(native, job.mode) from exc
         on_progress(1.0)
         return clip
 
@@ -133,14 +134,21 @@ class DiffusersEngine:
         wanted = self._settings.conform_on_device
         return video.device.type == "cuda" if wanted is None else wanted
 
-    def _out_of_memory(self, native: NativePlan, mode: str) -> str:
+    def _out_of_memory(self, native: NativePlan, mode: str) -> GenerationFailed:
+        """The client is told what it can change; the settings that would fit go to the log."""
         short_side = _SHORT_SIDE_SETTING[Mode(mode)]
-        return (
-            f"out of memory on {resolve_device(self._settings)} rendering "
-            f"{native.width}x{native.height}x{native.segments[0]} frames: set "
-            "KIRIN_CPU_OFFLOAD=model, KIRIN_VAE_TILING=true, or a smaller "
-            f"{short_side} / KIRIN_MAX_NATIVE_FRAMES"
+        size = f"{native.width}x{native.height}x{native.segments[0]} frames"
+        incident = Incident.new(f"out of memory rendering {size}")
+        log.error(
+            "out of memory on %s rendering %s (incident %s): set KIRIN_CPU_OFFLOAD=model, "
+            "KIRIN_VAE_TILING=true, or a smaller %s / KIRIN_MAX_NATIVE_FRAMES",
+            resolve_device(self._settings),
+            size,
+            incident.id,
+            short_side,
         )
+        advice = "; mode std needs less memory" if mode == Mode.PRO else ""
+        return GenerationFailed(incident.message("generation failed") + advice)
 
 
 def _fixed_guidance(profiles: dict[Mode, Profile]) -> dict[str, float]:
