@@ -112,6 +112,7 @@ _RULES = {
     "literal_error": "must be {expected}",
     "enum": "must be {expected}",
     "string_too_long": "must be at most {max_length} characters",
+    "int_parsing_size": "must be an integer of fewer digits",
 }
 
 
