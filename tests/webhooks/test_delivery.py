@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from standardwebhooks import Webhook
 
 from kirin_video.client import WebhookVerificationError, verify_webhook
@@ -15,6 +16,7 @@ from kirin_video.contract.catalog import Status
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.keys import issue_key, rotate_webhook_secret
 from kirin_video.tasks.outbox import DeliveryRecord
+from kirin_video.tasks.tables import Task
 from tests.conftest import KEY_A, bearer
 from tests.webhooks.conftest import (
     CANCELLED,
@@ -233,6 +235,28 @@ def test_private_addresses_are_refused_without_the_allow_flag(
     assert "public address" in delivery.attempts[0].error
     assert "loopback" in delivery.attempts[0].error
     assert receiver.received == []
+
+
+def test_a_stored_url_that_cannot_be_parsed_is_refused_in_our_words(
+    hooks: Callable[..., TestClient], receiver: Receiver
+) -> None:
+    client = hooks()
+    task = client.post(
+        "/v1/generation",
+        json={"model": "kirin_v1_6_i2v", "image": IMAGE, "callback_url": receiver.url},
+        headers=bearer(KEY_A),
+    ).json()
+    db = client.app.state.services.db  # type: ignore[attr-defined]
+    with db.session(write=True) as session:  # as a row stored before create checked URLs
+        session.execute(
+            update(Task).where(Task.id == task["id"]).values(callback_url="http://[::1/")
+        )
+    cancel(client, task["id"])
+    (delivery,) = settle(client, task["id"], state="failed")
+    assert (
+        delivery.attempts[0].error
+        == "URL must be an absolute http or https URL: it cannot be parsed"
+    )
 
 
 def test_redirects_are_not_followed(hooks: Callable[..., TestClient], receiver: Receiver) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from kirin_video.netpolicy import ABSOLUTE_URL
 from kirin_video.tasks import outbox
 from kirin_video.tasks.db import Database, log_failure, unreachable
 from kirin_video.webhooks.backoff import Backoff
@@ -175,8 +176,8 @@ class Dispatcher:
     async def _attempt(self, due: outbox.Due) -> None:
         try:
             httpx.URL(due.url)
-        except (httpx.InvalidURL, UnicodeError) as exc:  # stored before create checked URLs
-            refused = Outcome(error=f"URL must be an absolute http or https URL: {exc}")
+        except (httpx.InvalidURL, UnicodeError):  # stored before create checked URLs
+            refused = Outcome(error=f"{ABSOLUTE_URL}: it cannot be parsed")
             await asyncio.to_thread(self._record, due, time.time(), refused.final())
             return
         started = time.time()
