@@ -1,12 +1,15 @@
 """Throughput and latency of the API, and the preview engine's render speed; prints tables.
 
     python benchmarks/api.py [--seconds 5] [--skip-engine] [--database sqlite|postgresql]
+                             [--server kirin|granian|hypercorn]
 
 Starts `kirin serve` on a temporary data dir (embedded worker off, so only the API is measured),
 drives it with N concurrent clients for a fixed time per scenario, then times the preview engine.
 A task poll and `/healthz` are measured side by side, in alternating rounds, so that the ratio
 of the two holds even while something else on the machine takes CPU. With `--database
-postgresql` the server uses a fresh database on `--postgres` (dropped at the end).
+postgresql` the server uses a fresh database on `--postgres` (dropped at the end). `--server`
+runs the same app under another ASGI server instead of `kirin serve` (uvicorn), to compare them
+(installed apart: `pip install granian hypercorn`; docs/deploy.md, "Connections").
 """
 
 from __future__ import annotations
@@ -42,6 +45,26 @@ CREATE = "/model/v1/generation"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 #: Alternating rounds of each side-by-side pair: a burst of load elsewhere hits both sides.
 ROUNDS = 4
+#: How each server is started on a port: `kirin serve`, or another ASGI server on ``asgi_app``.
+SERVERS: dict[str, Callable[[int], list[str]]] = {
+    "kirin": lambda port: ["-m", "kirin_video.cli", "serve", "--port", str(port)],
+    "granian": lambda port: [
+        *("-m", "granian", "--interface", "asgi", "--factory", "--port", str(port)),
+        "api:asgi_app",
+    ],
+    "hypercorn": lambda port: ["-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "api:asgi_app()"],
+}
+
+
+def asgi_app() -> Any:
+    """The app `kirin serve` runs, with its logging, for another ASGI server to run."""
+    from kirin_video.api.app import create_app
+    from kirin_video.cli._logging import setup_logging
+    from kirin_video.config import Settings
+
+    settings = Settings()
+    setup_logging(settings)
+    return create_app(settings)
 
 
 def one_megabyte_png() -> str:
@@ -66,7 +89,7 @@ def fresh_postgres(admin_url: str) -> Iterator[str]:
 
 
 def start_server(
-    data_dir: Path, *, database_url: str | None = None
+    data_dir: Path, *, database_url: str | None = None, server: str = "kirin"
 ) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -80,18 +103,12 @@ def start_server(
         # measure the API, not the per-key guards: neither the rate nor the task cap may refuse
         "KIRIN_RATE_LIMIT": "1000000/second",
         "KIRIN_MAX_UNFINISHED_TASKS": "100000000",
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        ),
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kirin_video.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, *SERVERS[server](port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -173,11 +190,11 @@ def side_by_side(
     return totals
 
 
-def api_table(seconds: float, *, database_url: str | None) -> None:
+def api_table(seconds: float, *, database_url: str | None, server: str) -> None:
     image = one_megabyte_png()
     body = {"model": Model.I2V.value, "input": [{"params": {"image": image}}]}
     with tempfile.TemporaryDirectory() as tmp:
-        process, url = start_server(Path(tmp), database_url=database_url)
+        process, url = start_server(Path(tmp), database_url=database_url, server=server)
         try:
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as c:
                 task_id = c.post(CREATE, json=body).json()["id"]
@@ -266,13 +283,16 @@ def main() -> None:
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres", default=POSTGRES, help="PostgreSQL server (admin URL)")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="kirin")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.database}\n")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.database}, {args.server}\n"
+    )
     if args.database == "postgresql":
         with fresh_postgres(args.postgres) as url:
-            api_table(args.seconds, database_url=url)
+            api_table(args.seconds, database_url=url, server=args.server)
     else:
-        api_table(args.seconds, database_url=None)
+        api_table(args.seconds, database_url=None, server=args.server)
     if not args.skip_engine:
         engine_table()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -17,7 +19,12 @@ from tests.e2e.cluster import fresh_postgres
 from tests.e2e.conftest import ServerProcess, cancel_unfinished, free_port
 
 BODY = {"model": "kirin_v1_6_i2v", "input": [{"params": {"image": b64(make_image())}}]}
-IDLE = {"KIRIN_WORKERS": "0", "KIRIN_STREAM_PING_S": "0.2", "KIRIN_STREAM_POLL_S": "0.05"}
+IDLE = {
+    "KIRIN_WORKERS": "0",
+    "KIRIN_STREAM_PING_S": "0.2",
+    "KIRIN_STREAM_POLL_S": "0.05",
+    "KIRIN_STREAMS_PER_KEY": "3",
+}
 
 Start = Callable[..., ServerProcess]
 
@@ -142,6 +149,42 @@ def test_only_the_tasks_owner_may_stream_it(idle: ServerProcess) -> None:
     assert task_id in other.json()["message"]
     anonymous = httpx.get(f"{idle.url}{_stream_path(task_id)}", timeout=10)
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "8002005006"
+
+
+def _opens(client: httpx.Client, path: str) -> httpx.Response:
+    """The answer to a stream's request, read up to its headers (an error's body too)."""
+    with client.stream("GET", path) as response:
+        if not response.is_success:
+            response.read()
+        return response
+
+
+def test_a_key_holds_its_number_of_streams_and_another_once_one_closes(
+    idle: ServerProcess,
+) -> None:
+    with (
+        idle.client() as client,
+        httpx.Client(base_url=idle.url, headers=bearer(KEY_B), timeout=30) as other,
+    ):
+        path = _stream_path(_create(client))
+        with ExitStack() as stack:
+            held = [stack.enter_context(connect_sse(client, "GET", path)) for _ in range(3)]
+            events = [source.iter_sse() for source in held]  # held: a dropped one would close
+            assert all(next(_tasks(each)) for each in events)
+            refused = _opens(client, path)
+            assert refused.status_code == 429
+            assert refused.json()["error"]["code"] == "8002005015"
+            assert "at most 3 open task streams per API key; got 3 open" in refused.text
+            assert int(refused.headers["Retry-After"]) >= 1
+            theirs = _create(other)
+            assert _opens(other, _stream_path(theirs)).status_code == 200  # other keys go on
+            assert other.post(f"/model/v1/generation/task/{theirs}/cancel").is_success
+            held.pop().response.close()
+            deadline = time.monotonic() + 10
+            while (again := _opens(client, path)).status_code == 429:  # once the server sees it
+                assert time.monotonic() < deadline, again.text
+                time.sleep(0.05)
+            assert again.status_code == 200
 
 
 @pytest.fixture

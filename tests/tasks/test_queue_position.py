@@ -31,6 +31,8 @@ def test_positions_predict_the_order_tasks_run_in(tmp_path: Path, seed: int) -> 
         task.id: service.queue_position(service.get(owner=task.owner, ref=task.id))
         for task in tasks
     }
+    read = service.read_many([task.id for task in tasks])  # what the streams of a node read
+    assert {task_id: position for task_id, (_, position) in read.items()} == predicted
     ran = []
     while (task_id := service.next_pending()) is not None:
         _run_one(service, task_id)

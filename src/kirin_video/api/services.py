@@ -20,6 +20,7 @@ from kirin_video.runtime.execute import Runtime
 from kirin_video.runtime.sweeper import Sweeper
 from kirin_video.storage.base import Storage
 from kirin_video.surfaces.registry import render_callback
+from kirin_video.surfaces.watch import TaskWatch
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.keys import Authenticator
 from kirin_video.tasks.metrics import TaskMetrics
@@ -46,6 +47,8 @@ class Services:
     fetcher: Fetcher
     dispatcher: Dispatcher
     limiter: RateLimiter
+    #: The per-key cap on open task streams, and the one reader of task changes they share.
+    streams: TaskWatch
     sweeper: Sweeper
     #: The worker threads of an embedded node; None where Celery workers run the tasks.
     worker: EmbeddedWorker | None
@@ -113,6 +116,9 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         ),
         dispatcher=dispatcher,
         limiter=RateLimiter(settings.rate_limit, storage=settings.rate_limit_storage),
+        streams=TaskWatch(
+            runtime.service, poll_s=settings.stream_poll_s, per_key=settings.streams_per_key
+        ),
         sweeper=node.sweeper,
         worker=node.worker,
         queue=node.queue,

@@ -12,6 +12,7 @@ from kirin_video.config import Settings
 from kirin_video.contract.errors import AuthenticationFailed
 from kirin_video.media.fetch import Fetcher
 from kirin_video.storage.base import Storage
+from kirin_video.surfaces.watch import TaskWatch
 from kirin_video.tasks.keys import Authenticator
 from kirin_video.tasks.service import TaskService
 
@@ -35,6 +36,8 @@ class Backend(Protocol):
     def auth(self) -> Authenticator: ...
     @property
     def limiter(self) -> Limiter: ...
+    @property
+    def streams(self) -> TaskWatch: ...
 
 
 _bearer = HTTPBearer(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -28,7 +27,7 @@ from kirin_video.surfaces.kirin.models import (
 from kirin_video.surfaces.kirin.openapi import CREATE_BODY
 from kirin_video.surfaces.kirin.render import dump, ms, task_object
 from kirin_video.surfaces.kirin.wire import model_filter, parse_create, status_filter
-from kirin_video.surfaces.stream import EVENT, observe, stream_response
+from kirin_video.surfaces.stream import EVENT, task_stream
 from kirin_video.tasks.outbox import DeliveryRecord
 from kirin_video.tasks.snapshot import TaskSnapshot
 from kirin_video.tasks.tables import Task
@@ -117,7 +116,7 @@ def list_callbacks(ref: str, caller: CallerDep, backend: BackendDep) -> Callback
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         204: {"description": "`Last-Event-ID` already was the finished task's: nothing to send"},
-        **error_responses(401, 404),
+        **error_responses(401, 404, 429),
     },
 )
 async def stream_task(
@@ -127,12 +126,13 @@ async def stream_task(
     backend: BackendDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
-    first = await run_in_threadpool(observe, backend.tasks, owner=caller, ref=ref)
     sign = signer(request, backend)
-    return stream_response(
-        first,
-        partial(observe, backend.tasks, owner=caller, ref=first.snapshot.id),
-        lambda snap: json.dumps(dump(task_object(snap, sign)), separators=(",", ":")),
+    return await task_stream(
+        backend.tasks,
+        backend.streams,
+        owner=caller,
+        ref=ref,
+        render=lambda snap: json.dumps(dump(task_object(snap, sign)), separators=(",", ":")),
         last_event_id=last_event_id,
         settings=backend.settings,
     )
