@@ -59,11 +59,12 @@ def local_weights(source: str) -> Path | None:
 def load_pipeline(settings: Settings) -> Any:
     """The configured pipeline, ready on its device; failures say what the user should do."""
     import torch
-    from diffusers import WanVACEPipeline
 
-    source = check_source(settings)
     device = resolve_device(settings)
     check_quantize(settings, device)  # what the machine cannot do, before reading any file
+    source = check_source(settings)
+    from diffusers import WanVACEPipeline  # seconds to import: only for a source that may load
+
     dtype = resolve_dtype(settings, device)
     try:
         # The VAE stays in fp32 (Wan's own recipe): bf16 decoding bands smooth gradients.
