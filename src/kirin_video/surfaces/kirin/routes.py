@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -28,10 +29,12 @@ from kirin_video.surfaces.kirin.openapi import CREATE_BODY
 from kirin_video.surfaces.kirin.render import dump, ms, task_object
 from kirin_video.surfaces.kirin.wire import model_filter, parse_create, status_filter
 from kirin_video.surfaces.stream import EVENT, task_stream
+from kirin_video.tasks.db import unreachable
 from kirin_video.tasks.outbox import DeliveryRecord
 from kirin_video.tasks.snapshot import TaskSnapshot
 from kirin_video.tasks.tables import Task
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/generation", tags=["generation"], route_class=surface_route(answer))
 
 
@@ -46,7 +49,7 @@ router = APIRouter(prefix="/v1/generation", tags=["generation"], route_class=sur
 async def create(request: Request, caller: CallerDep, backend: BackendDep) -> TaskObject:
     params = parse_create(await read_json(request))
     task = await create_task(params, request=request, caller=caller, surface="kirin")
-    return _render(task, request, backend)
+    return _created(task, request, backend)
 
 
 @router.get(
@@ -147,6 +150,23 @@ async def stream_task(
 )
 def get_task(ref: str, request: Request, caller: CallerDep, backend: BackendDep) -> TaskObject:
     return _render(backend.tasks.get(owner=caller, ref=ref), request, backend)
+
+
+def _created(task: Task, request: Request, backend: BackendDep) -> TaskObject:
+    """A new task's object: 200 once it is stored, even if its queue position cannot be read.
+
+    An error here would tell a client that retries to create the task again.
+    """
+    try:
+        position = backend.tasks.queue_position(task)
+    except Exception as exc:
+        if not unreachable(exc):
+            raise
+        log.warning(
+            "create: %s stored; its queue position is left out (database unreachable)", task.id
+        )
+        position = None  # the next read shows it
+    return task_object(TaskSnapshot.of(task, queue_position=position), signer(request, backend))
 
 
 def _render(task: Task, request: Request, backend: BackendDep) -> TaskObject:
