@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: When a refused stream may be tried again: streams end as tasks finish, rarely sooner.
 _RETRY_S = 5.0
 
+#: Task ids in one query: thousands of streams still read in a few.
+_IDS_PER_READ = 1000
+
 #: What one read found of a followed task: the row and its queue position; None once gone.
 Found = tuple[Task, int | None] | None
 
@@ -122,7 +125,7 @@ class TaskWatch:
             if not ids:
                 return
             try:
-                found = await run_in_threadpool(self._tasks.read_many, ids)
+                found = await run_in_threadpool(self._read_all, ids)
             except Exception as exc:  # an outage: the streams stay open, read next time
                 level = logging.WARNING if isinstance(exc, SQLAlchemyError) else logging.ERROR
                 log_failure(log, exc, f"task streams: read of {len(ids)} tasks", level=level)
@@ -130,3 +133,10 @@ class TaskWatch:
             for task_id in ids:
                 for follower in self._followers.get(task_id, ()):
                     follower.see(found.get(task_id))
+
+    def _read_all(self, ids: list[str]) -> dict[str, tuple[Task, int | None]]:
+        """The followed tasks, a bounded number of ids to a query (databases cap parameters)."""
+        found: dict[str, tuple[Task, int | None]] = {}
+        for start in range(0, len(ids), _IDS_PER_READ):
+            found.update(self._tasks.read_many(ids[start : start + _IDS_PER_READ]))
+        return found
