@@ -33,7 +33,8 @@ def parse_create(body: Any) -> Params:
     known = {*ALIASES, *(parameter.name for parameter in PARAMETERS[params.model])}
     ignored = tuple(sorted({*extras, *(name for name in body if name not in known)} - {"model"}))
     if ignored:
-        log.info("create: ignored parameters the model does not have: %s", ", ".join(ignored))
+        # repr: a name is the client's text, and its control characters must not start a line
+        log.info("create: ignored parameters the model does not have: %r", list(ignored))
     return replace(params, ignored_params=ignored)
 
 
