@@ -31,8 +31,8 @@ MAX_PART_BYTES = 4 * (c.MAX_IMAGE_BYTES // 3 + 1) + 64 * 1024
 MAX_FILES = c.MAX_REFERENCE_IMAGES + 2
 MAX_FIELDS = 100
 
-#: Fields that take a list: a plain field sent again adds to it, the ordinary form encoding of a
-#: list (LiteLLM's), as ``name[]`` is the SDK's.
+#: Fields that take a list (more reference images): a plain field sent again adds to it, the
+#: ordinary form encoding of a list (LiteLLM's), as ``name[]`` is the SDK's.
 LIST_FIELDS = ("input_references", "image_list")
 
 _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")

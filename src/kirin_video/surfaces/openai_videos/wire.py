@@ -16,7 +16,7 @@ from kirin_video.contract import catalog as c
 from kirin_video.contract.catalog import Model, Status
 from kirin_video.contract.errors import ErrorCode, InvalidRequest
 from kirin_video.contract.params import Params, parse_params, shown
-from kirin_video.surfaces.openai_videos.body import Upload
+from kirin_video.surfaces.openai_videos.body import LIST_FIELDS, Upload
 
 
 def size_name(width: int, height: int) -> str:
@@ -61,7 +61,7 @@ RENAMED = {
     "watermark_info": "watermark",
 }
 #: Where more reference images may come (the first is ``input_reference``).
-MORE_REFERENCES = ("input_references", "image_list")
+MORE_REFERENCES = LIST_FIELDS
 _DATA_URL_MARK = ";base64,"
 
 
