@@ -11,7 +11,19 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,14 +180,24 @@ class TaskService:
     def get(self, *, owner: str, ref: str) -> Task:
         """A task by id or by the caller's external id; another caller's task is not found."""
         with self.db.session() as session:
-            task = session.scalar(select(Task).where(Task.owner == owner, Task.id == ref))
-            if task is None:
-                task = session.scalar(
-                    select(Task).where(Task.owner == owner, Task.external_task_id == ref)
-                )
-        if task is None:
-            raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
-        return task
+            return _find(session, owner=owner, ref=ref)
+
+    def read(self, *, owner: str, ref: str) -> tuple[Task, int | None]:
+        """A task (detached) and, while it waits, its queue position: a poll's one transaction.
+
+        Read as rows on a plain connection: a poll is most of a node's load, and an ORM session
+        and its loading cost several times what the database takes to answer.
+        """
+        with self.db.reading() as connection:
+            values = connection.execute(_ROW_BY_ID, {"owner": owner, "ref": ref}).first()
+            if values is None:
+                values = connection.execute(
+                    _ROW_BY_EXTERNAL_ID, {"owner": owner, "ref": ref}
+                ).first()
+            if values is None:
+                raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
+            task = Task(**dict(zip(_TASK_ATTRIBUTES, values, strict=True)))
+            return task, _queue_position(connection, task)
 
     def list_tasks(
         self,
@@ -517,22 +539,7 @@ class TaskService:
         if task.status != Status.PENDING:
             return None
         with self.db.session() as session:
-            ahead = session.scalar(
-                select(func.count())
-                .select_from(Task)
-                .where(
-                    Task.status == Status.PENDING,
-                    Task.owner == task.owner,
-                    or_(
-                        Task.created_ts < task.created_ts,
-                        and_(Task.created_ts == task.created_ts, Task.id < task.id),
-                    ),
-                )
-            )
-            turns: dict[str, tuple[Any, ...]] = {
-                str(row[0]): tuple(row[1:]) for row in session.execute(_turn_order())
-            }
-        return _place(int(ahead or 0), owner=task.owner, turns=turns)
+            return _queue_position(session, task)
 
     def read_many(self, ids: Collection[str]) -> dict[str, tuple[Task, int | None]]:
         """Tasks by id with their queue positions, in at most three queries however many.
@@ -603,6 +610,74 @@ def _turn_order() -> Select[str, Any, Any, float | None, Any]:
         .where(Task.owner.in_(select(Task.owner).where(pending)))
         .group_by(Task.owner)
     )
+
+
+# Statements a poll runs, built once: building one costs more than SQLite takes to run it.
+_BY_ID = select(Task).where(Task.owner == bindparam("owner"), Task.id == bindparam("ref"))
+_BY_EXTERNAL_ID = select(Task).where(
+    Task.owner == bindparam("owner"), Task.external_task_id == bindparam("ref")
+)
+_TASK_ATTRIBUTES = [column.key for column in Task.__mapper__.column_attrs]
+_ROW_BY_ID = select(*(getattr(Task, name) for name in _TASK_ATTRIBUTES)).where(
+    Task.owner == bindparam("owner"), Task.id == bindparam("ref")
+)
+_ROW_BY_EXTERNAL_ID = select(*(getattr(Task, name) for name in _TASK_ATTRIBUTES)).where(
+    Task.owner == bindparam("owner"), Task.external_task_id == bindparam("ref")
+)
+_PENDING = Task.status == Status.PENDING
+#: Per key with tasks waiting: how many of the caller's wait before its task, then the key's
+#: turn (see ``_turn_order``): what a queue position takes, in one statement.
+_AHEAD_AND_TURNS = (
+    select(
+        Task.owner,
+        func.sum(
+            case(
+                (
+                    and_(
+                        _PENDING,
+                        Task.owner == bindparam("owner"),
+                        or_(
+                            Task.created_ts < bindparam("created"),
+                            and_(
+                                Task.created_ts == bindparam("created"),
+                                Task.id < bindparam("task_id"),
+                            ),
+                        ),
+                    ),
+                    1,
+                ),
+                else_=0,
+            )
+        ),
+        *_turn_order().selected_columns[1:],
+    )
+    .where(Task.owner.in_(select(Task.owner).where(_PENDING)))
+    .group_by(Task.owner)
+)
+
+
+def _find(session: Session, *, owner: str, ref: str) -> Task:
+    """The caller's task whose id, else whose external id, is ``ref``."""
+    task = session.scalar(_BY_ID, {"owner": owner, "ref": ref})
+    if task is None:
+        task = session.scalar(_BY_EXTERNAL_ID, {"owner": owner, "ref": ref})
+    if task is None:
+        raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
+    return task
+
+
+def _queue_position(session: Session | Connection, task: Task) -> int | None:
+    """Where a pending task stands (see ``TaskService.queue_position``); None once it is not."""
+    if task.status != Status.PENDING:
+        return None
+    rows = session.execute(
+        _AHEAD_AND_TURNS, {"owner": task.owner, "created": task.created_ts, "task_id": task.id}
+    )
+    ahead, turns = 0, dict[str, tuple[Any, ...]]()
+    for owner, before, *turn in rows:
+        ahead = int(before) if owner == task.owner else ahead
+        turns[str(owner)] = tuple(turn)
+    return _place(ahead, owner=task.owner, turns=turns)
 
 
 def _place(own: int, *, owner: str, turns: dict[str, tuple[Any, ...]]) -> int:
