@@ -130,11 +130,18 @@ class Measured:
     seconds: float = 0.0
     latencies: list[float] | None = None
     errors: int = 0
+    server_cpu_s: float = 0.0  # CPU time the server process used meanwhile, all its threads
 
     def add(self, other: Measured) -> None:
         self.seconds += other.seconds
         self.latencies = [*(self.latencies or []), *(other.latencies or [])]
         self.errors += other.errors
+        self.server_cpu_s += other.server_cpu_s
+
+    @property
+    def cpu_us(self) -> float:
+        """The server's CPU microseconds per request: holds while others share the cores."""
+        return self.server_cpu_s / len(self.latencies or [0]) * 1e6 if self.latencies else 0.0
 
     @property
     def rps(self) -> float:
@@ -175,8 +182,15 @@ def drive(
     return Measured(time.perf_counter() - begin, latencies, errors)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def side_by_side(
     url: str,
+    pid: int,
     pair: tuple[Callable[[httpx.Client], httpx.Response], Callable[[httpx.Client], httpx.Response]],
     *,
     clients: int,
@@ -186,7 +200,10 @@ def side_by_side(
     totals = (Measured(), Measured())
     for _ in range(ROUNDS):
         for request, total in zip(pair, totals, strict=True):
-            total.add(drive(url, request, clients=clients, seconds=seconds / ROUNDS))
+            before = cpu_seconds(pid)
+            measured = drive(url, request, clients=clients, seconds=seconds / ROUNDS)
+            measured.server_cpu_s = cpu_seconds(pid) - before
+            total.add(measured)
     return totals
 
 
@@ -210,18 +227,21 @@ def api_table(seconds: float, *, database_url: str | None, server: str) -> None:
             )
             print(
                 "| clients | /healthz req/s | poll req/s | poll / healthz "
-                "| /healthz p50 / p99 ms | poll p50 / p99 ms | errors |"
+                "| /healthz p50 / p99 ms | poll p50 / p99 ms "
+                "| server CPU µs: /healthz, poll (ratio) | errors |"
             )
-            print("|---:|---:|---:|---:|---:|---:|---:|")
+            print("|---:|---:|---:|---:|---:|---:|---:|---:|")
             for clients in (1, 16):
                 ceiling, polled = side_by_side(
-                    url, (health, poll), clients=clients, seconds=seconds
+                    url, process.pid, (health, poll), clients=clients, seconds=seconds
                 )
                 print(
                     f"| {clients} | {ceiling.rps:.0f} | {polled.rps:.0f} "
                     f"| {polled.rps / ceiling.rps:.0%} "
                     f"| {ceiling.percentile_ms(0.5):.1f} / {ceiling.percentile_ms(0.99):.1f} "
                     f"| {polled.percentile_ms(0.5):.1f} / {polled.percentile_ms(0.99):.1f} "
+                    f"| {ceiling.cpu_us:.0f}, {polled.cpu_us:.0f} "
+                    f"({polled.cpu_us / ceiling.cpu_us:.2f}) "
                     f"| {ceiling.errors + polled.errors} |"
                 )
             print("\n| request | clients | req/s | p50 ms | p99 ms | errors |")
