@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 UV_VERSION ?= 0.13.9
 LOCK := constraints.txt
 
-.PHONY: install lock run test lint typecheck fuzz bench load chaos screenshots clean
+.PHONY: install lock run test lint typecheck fuzz bench load chaos hostile screenshots clean
 
 install: $(VENV)/.installed
 
@@ -63,6 +63,10 @@ load: install
 # Workers, API nodes, engine children, Redis and PostgreSQL killed under load (docs/reliability.md).
 chaos: install
 	$(BIN)/python -m benchmarks.chaos --tasks 60 --seconds 180
+
+# Hostile clients against one kirin serve while a well-behaved key works (docs/reliability.md).
+hostile: install
+	$(BIN)/python -m benchmarks.hostile
 
 # The playground's screenshots in docs/images/playground, taken by its browser tests.
 screenshots: install
