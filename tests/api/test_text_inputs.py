@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +19,8 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from kirin_video.api.app import create_app
+from kirin_video.config import Settings
 from kirin_video.contract.catalog import Model
 from kirin_video.contract.params import ImageInput, Params
 from kirin_video.tasks import keys
@@ -217,18 +219,36 @@ def refusal(response: httpx.Response, surface: str, *, status: int = 400) -> str
     return str(body["error"]["message"])
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """One app per database for the refusals, which leave nothing behind to clean."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("text-inputs") / "data",
+        database_url=url,
+        api_keys=[KEY_A],
+        workers=0,
+        engine_child=False,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
 @pytest.mark.parametrize("name", list(CASES))
-def test_nul_and_lone_surrogates_are_refused_by_field(client: TestClient, name: str) -> None:
+def test_nul_and_lone_surrogates_are_refused_by_field(shared: TestClient, name: str) -> None:
     case = CASES[name]
     for bad in case.chars:
-        response = case.send(client, bad)
+        before = task_rows(shared)
+        response = case.send(shared, bad)
         message = refusal(response, case.surface)
         assert message.startswith(f"{case.field}: {case.rule}"), message
         if "next_cursor" not in case.rule:
             shown = "\\x00" if bad == NUL else "\\ud800"
             assert shown in message and message.isascii(), message  # what was sent, escaped
-        assert task_rows(client) == 0
-        assert client.get(LISTS[case.surface], headers=bearer(KEY_A)).status_code == 200
+        assert task_rows(shared) == before  # nothing created
+        assert shared.get(LISTS[case.surface], headers=bearer(KEY_A)).status_code == 200
 
 
 def _claims_token(claims: dict[str, Any]) -> str:
@@ -239,27 +259,28 @@ def _claims_token(claims: dict[str, Any]) -> str:
 @pytest.mark.parametrize("bad", [NUL, LONE], ids=["nul", "lone surrogate"])
 @pytest.mark.parametrize("surface", list(LISTS))
 def test_jwt_iss_with_nul_or_lone_surrogate_is_401(
-    client: TestClient, surface: str, bad: str
+    shared: TestClient, surface: str, bad: str
 ) -> None:
     token = _claims_token({"iss": f"ak_{bad}", "exp": 2_000_000_000})
-    response = client.get(LISTS[surface], headers=bearer(token))
+    response = shared.get(LISTS[surface], headers=bearer(token))
     message = refusal(response, surface, status=401)
     assert message.startswith("Authorization: JWT iss must be an active access id"), message
 
 
-def test_a_token_of_other_characters_is_401_before_any_look_up(client: TestClient) -> None:
+def test_a_token_of_other_characters_is_401_before_any_look_up(shared: TestClient) -> None:
     for token in ("kv_ak_\x01.secret", "kv_ak_é.secret", "é.é.é"):
         headers = {"Authorization": f"Bearer {token}".encode("latin-1")}
-        message = refusal(client.get(GENERATION, headers=headers), "kirin", status=401)
+        message = refusal(shared.get(GENERATION, headers=headers), "kirin", status=401)
         assert "printable ASCII" in message, message
 
 
 @pytest.mark.parametrize("seed", ["\u00b2", "\uff11", "9" * 5000, "1_0", " 7x"])
-def test_a_form_seed_must_be_ascii_digits(client: TestClient, seed: str) -> None:
-    response = _form(lambda _: {"prompt": "p", "seed": seed})(client, "")
+def test_a_form_seed_must_be_ascii_digits(shared: TestClient, seed: str) -> None:
+    before = task_rows(shared)
+    response = _form(lambda _: {"prompt": "p", "seed": seed})(shared, "")
     message = refusal(response, "openai")
     assert message.startswith("seed: must be an integer 0-4294967295; got "), message
-    assert task_rows(client) == 0
+    assert task_rows(shared) == before
 
 
 def test_a_form_seed_of_digits_is_taken(client: TestClient) -> None:
