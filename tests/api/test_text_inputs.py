@@ -313,3 +313,19 @@ def test_a_task_stored_with_a_lone_surrogate_is_still_read_and_listed(client: Te
         assert response.status_code == 200, (path, response.text)
     video = client.get(f"{VIDEOS}/{stored.id}", headers=bearer(KEY_A)).json()
     assert video["prompt"] == "a \ufffd b"
+
+
+@pytest.mark.parametrize("charset", ["punycode", "unicode_escape"])
+def test_a_form_whose_charset_yields_no_storable_text_is_400(
+    shared: TestClient, charset: str
+) -> None:
+    """A form's own charset may not decode its bytes, or may decode them into a lone surrogate."""
+    body = b'--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\n\\ud800.\r\n--b--\r\n'
+    content_type = f"multipart/form-data; boundary=b; charset={charset}"
+    headers = {**bearer(KEY_A), "Content-Type": content_type}
+    before = task_rows(shared)
+    message = refusal(shared.post(VIDEOS, content=body, headers=headers), "openai")
+    assert message.startswith(("body: a form's fields must be text", "prompt: must be text")), (
+        message
+    )
+    assert task_rows(shared) == before

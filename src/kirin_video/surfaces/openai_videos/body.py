@@ -100,6 +100,11 @@ async def _form_fields(request: Request) -> dict[str, Any]:
             items = [(key, await _value(key, value)) for key, value in form.multi_items()]
     except HTTPException as exc:  # what the form parser refuses, in our words
         raise InvalidRequest(f"body: {_form_rule(str(exc.detail))}") from exc
+    except UnicodeError as exc:  # a charset (punycode, …) that cannot decode the form's text
+        raise InvalidRequest(
+            "body: a form's fields must be text in its charset (send utf-8); got bytes that "
+            "do not decode"
+        ) from exc
     fields: dict[str, Any] = {}
     for key, value in items:
         _place(fields, key, value)
