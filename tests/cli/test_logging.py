@@ -81,3 +81,22 @@ def test_running_out_of_descriptors_logs_one_line_a_second(
         )
     (line,) = capsys.readouterr().err.splitlines()
     assert "socket.accept() out of system resource: Too many open files" in line
+
+
+@pytest.mark.usefixtures("log_to_stderr")
+def test_an_event_loop_error_repeating_word_for_word_logs_once_a_second(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _setup(tmp_path, "text")
+    loop_log = logging.getLogger("asyncio")
+    closed = ValueError("Invalid file descriptor: -1")
+    for _ in range(200):  # the accept retries an out-of-files spell left behind, listener closed
+        loop_log.error(
+            "Exception in callback _start_serving()", exc_info=(ValueError, closed, None)
+        )
+    loop_log.error("Task exception was never retrieved")
+    records = [line for line in capsys.readouterr().err.splitlines() if not line.startswith(" ")]
+    assert records == [
+        "ERROR:     asyncio: [-] Exception in callback _start_serving()",
+        "ERROR:     asyncio: [-] Task exception was never retrieved",
+    ]

@@ -4,7 +4,8 @@ Whatever a record carries from a request (a path, a header, an exception's text)
 line: control and other unprintable characters are escaped in every message, and in the text
 format every line of a record after its first (a traceback's) is indented, so only a record
 starts a line. When the process runs short of file descriptors, the records about it (the event
-loop's accept errors, one per connection tried) are let through at most once a second, as one line.
+loop's accept errors, one per connection tried) are let through at most once a second, as one
+line, and so is each of the event loop's errors that repeats word for word.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ JSON_FIELDS = (
 CONTINUATION = "    "
 #: Errors that say the process (or the machine) is out of descriptors or socket memory.
 SHORTAGES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: Kinds of flooding record remembered at once; past it, the memory starts afresh.
+MAX_KINDS = 1000
 
 
 class EscapingFilter(logging.Filter):
@@ -39,30 +42,50 @@ class EscapingFilter(logging.Filter):
         return True
 
 
-class ShortageFilter(logging.Filter):
-    """One line a second, without its traceback, for records about running out of descriptors."""
+class FloodFilter(logging.Filter):
+    """At most one record a second of each kind that comes in floods, with a count of the rest.
+
+    Running out of descriptors: the event loop logs a traceback per connection it fails to
+    accept; these become one line, without the traceback. The event loop's other errors that
+    repeat word for word (its accept retries failing once the listener is closed) keep their
+    first record a second.
+    """
 
     def __init__(self, every_s: float = 1.0) -> None:
         super().__init__()
         self.every_s = every_s
-        self.next_at = 0.0
-        self.dropped = 0
+        self.next_at: dict[str, float] = {}
+        self.dropped: dict[str, int] = {}
         self.lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if not isinstance(error, OSError) or error.errno not in SHORTAGES:
+        shortage = isinstance(error, OSError) and error.errno in SHORTAGES
+        first = (record.getMessage().splitlines() or [""])[0]
+        if not shortage and record.name != "asyncio":
             return True
+        kind = "shortage" if shortage else first
         with self.lock:
             now = time.monotonic()
-            if now < self.next_at:
-                self.dropped += 1
+            if now < self.next_at.get(kind, 0.0):
+                self.dropped[kind] = self.dropped.get(kind, 0) + 1
                 return False
-            dropped, self.dropped, self.next_at = self.dropped, 0, now + self.every_s
-        first = record.getMessage().splitlines()[0] if record.getMessage() else record.name
-        record.msg = "%s: %s (%d more such records since the last line)"
-        record.args = (first, error.strerror or error, dropped)
-        record.exc_info = record.exc_text = None
+            if len(self.next_at) > MAX_KINDS:
+                self.next_at.clear()
+            self.next_at[kind] = now + self.every_s
+            dropped = self.dropped.pop(kind, 0)
+        if shortage:
+            assert isinstance(error, OSError)
+            record.msg, record.args = "%s: %s", (first, error.strerror or error)
+            record.exc_info = record.exc_text = None
+        if dropped:
+            record.msg, record.args = (
+                "%s (%d more such records since the last)",
+                (
+                    record.getMessage(),
+                    dropped,
+                ),
+            )
         return True
 
 
@@ -86,7 +109,7 @@ def setup_logging(settings: Settings) -> None:
         )
     else:
         handler.setFormatter(OneRecordPerLineFormatter(TEXT_FORMAT))
-    handler.addFilter(ShortageFilter())
+    handler.addFilter(FloodFilter())
     handler.addFilter(EscapingFilter())
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
