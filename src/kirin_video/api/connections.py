@@ -259,8 +259,8 @@ class GuardedProtocol(H11Protocol):
         if self._phase == "head":
             left = self._deadline - now
         elif self._watched is not None and self._watched.more_body:
-            if self.flow.read_paused:  # the app has not read yet: the client waits on us
-                self._last_data = now
+            if self.flow.read_paused or self._watched.waiting_for_100_continue:
+                self._last_data = now  # the app has not read yet: the client waits on us
             left = self._last_data + self.guard.limits.body_timeout_s - now
         else:
             self._phase = "app"
