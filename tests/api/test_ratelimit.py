@@ -40,3 +40,14 @@ def test_the_window_refuses_past_the_limit_and_moves_on() -> None:
     time.sleep(1.05)
     for _ in range(3):
         limiter.hit("key")
+
+
+def test_a_key_keeps_no_more_entries_than_its_window_holds() -> None:
+    limiter = RateLimiter("1000/second")
+    for _ in range(50):
+        limiter.hit("key")
+    time.sleep(1.05)  # all 50 have left the window
+    limiter.hit("key")
+
+    storage = limiter._limiter.storage  # type: ignore[attr-defined]
+    assert [len(entries) for entries in storage.events.values()] == [1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 
 import limits
@@ -14,8 +15,8 @@ from kirin_video.contract.errors import RateLimited
 class InlineExpiryMemoryStorage(MemoryStorage):
     """``memory://`` without the thread ``limits`` starts after each 10 ms of traffic.
 
-    That thread only drops old entries, and starting it cost a task poll as much as its
-    database read; here each key keeps its newest ``limit`` entries, all a moving window reads.
+    That thread only drops expired entries, and starting it cost a task poll as much as its
+    database read; here each hit drops its key's (newest first), keeping at most ``limit``.
     """
 
     def _MemoryStorage__schedule_expiry(self) -> None:  # the base's private hook: no thread
@@ -24,7 +25,9 @@ class InlineExpiryMemoryStorage(MemoryStorage):
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         acquired = super().acquire_entry(key, limit, expiry, amount)
         with self.locks[key]:
-            del self.events[key][limit:]
+            events = self.events[key]
+            live = bisect.bisect_left(events, -time.time(), key=lambda entry: -entry.expiry)
+            del events[min(live, limit) :]
         return acquired
 
 
