@@ -29,6 +29,7 @@ def surprised(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient
     """Reading a task raises an error whose text holds a path."""
     failure = KeyError("/srv/kirin/state/tasks.json")
     monkeypatch.setattr(TaskService, "get", _raise(failure))
+    monkeypatch.setattr(TaskService, "read", _raise(failure))  # a poll's read
     return client
 
 
@@ -66,6 +67,7 @@ def test_a_lost_database_answers_503_with_retry_after_on_both_surfaces(
 ) -> None:
     lost = OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
     monkeypatch.setattr(TaskService, "get", _raise(lost))
+    monkeypatch.setattr(TaskService, "read", _raise(lost))
     monkeypatch.setattr(TaskService, "list_tasks", _raise(lost))
     kirin = [
         client.get(task_path("task_x"), headers=bearer(KEY_A)),
