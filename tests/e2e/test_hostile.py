@@ -35,6 +35,6 @@ def test_every_attack_gives_a_row_with_every_column(capsys: pytest.CaptureFixtur
         assert 0 < row.max_fds <= 512
         assert row.log_lines > 0
     by_name = {row.attack: row for row in rows}
-    assert by_name["idle sockets"].attacker.startswith("opened: 20")
+    assert "opened: 20" in by_name["idle sockets"].attacker
     assert "5xx" in by_name["bad inputs"].attacker or "4xx" in by_name["bad inputs"].attacker
     assert by_name["stuck callbacks of one key"].attacker == "cancel 200: 4"
