@@ -33,6 +33,8 @@ def test_positions_predict_the_order_tasks_run_in(tmp_path: Path, seed: int) -> 
     }
     read = service.read_many([task.id for task in tasks])  # what the streams of a node read
     assert {task_id: position for task_id, (_, position) in read.items()} == predicted
+    polled = {task.id: service.read(owner=task.owner, ref=task.id)[1] for task in tasks}
+    assert polled == predicted  # what a poll reads, in its one statement
     ran = []
     while (task_id := service.next_pending()) is not None:
         _run_one(service, task_id)

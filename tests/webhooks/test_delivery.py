@@ -333,12 +333,18 @@ def test_a_slow_host_with_more_waiting_than_the_global_limit_does_not_hold_up_an
         fast.close()
 
 
-@pytest.mark.parametrize("url", ["http://256.256.256.256/hook", "http://a\x00b/"])
+@pytest.mark.parametrize(
+    ("url", "code", "rule"),
+    [
+        ("http://256.256.256.256/hook", "8002005012", "callback_url: must be an absolute"),
+        ("http://a\x00b/", "8002005014", "callback_url: must be text without NUL"),  # any text
+    ],
+)
 def test_callback_urls_the_sender_cannot_parse_are_refused_at_create(
-    hooks: Callable[..., TestClient], url: str
+    hooks: Callable[..., TestClient], url: str, code: str, rule: str
 ) -> None:
     body = {"model": "kirin_v1_6_i2v", "image": IMAGE, "callback_url": url}
     refused = hooks().post("/v1/generation", json=body, headers=bearer(KEY_A))
     assert refused.status_code == 400
-    assert refused.json()["error"]["code"] == "8002005012"
-    assert refused.json()["error"]["message"].startswith("callback_url: must be an absolute")
+    assert refused.json()["error"]["code"] == code
+    assert refused.json()["error"]["message"].startswith(rule)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -189,15 +190,12 @@ class TaskService:
         and its loading cost several times what the database takes to answer.
         """
         with self.db.reading() as connection:
-            values = connection.execute(_ROW_BY_ID, {"owner": owner, "ref": ref}).first()
-            if values is None:
-                values = connection.execute(
-                    _ROW_BY_EXTERNAL_ID, {"owner": owner, "ref": ref}
-                ).first()
-            if values is None:
-                raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
-            task = Task(**dict(zip(_TASK_ATTRIBUTES, values, strict=True)))
-            return task, _queue_position(connection, task)
+            rows = connection.execute(_POLL_BY_ID, {"owner": owner, "ref": ref}).all()
+            if not rows:
+                rows = connection.execute(_POLL_BY_EXTERNAL_ID, {"owner": owner, "ref": ref}).all()
+        if not rows:
+            raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
+        return _polled(rows)
 
     def list_tasks(
         self,
@@ -596,18 +594,22 @@ class TaskService:
                 listener(delivery)
 
 
-def _turn_order() -> Select[str, Any, Any, float | None, Any]:
+def _turns(tasks: Any) -> list[ColumnElement[Any]]:
+    """A key's place in the round, aggregated over its rows in ``tasks`` (lower goes first)."""
+    pending = tasks.c.status == Status.PENDING
+    return [
+        func.sum(case((pending, 1), else_=0)),
+        func.sum(case((tasks.c.status == Status.PROCESSING, 1), else_=0)),
+        func.coalesce(func.max(tasks.c.started_ts), 0.0),
+        func.min(case((pending, tasks.c.created_ts), else_=None)),
+    ]
+
+
+def _turn_order() -> Select[Any]:
     """Per key with tasks waiting: how many wait, and its place in the round (lower first)."""
-    pending = Task.status == Status.PENDING
     return (
-        select(
-            Task.owner,
-            func.sum(case((pending, 1), else_=0)),
-            func.sum(case((Task.status == Status.PROCESSING, 1), else_=0)),
-            func.coalesce(func.max(Task.started_ts), 0.0),
-            func.min(case((pending, Task.created_ts), else_=None)),
-        )
-        .where(Task.owner.in_(select(Task.owner).where(pending)))
+        select(Task.owner, *_turns(Task.__table__))
+        .where(Task.owner.in_(select(Task.owner).where(Task.status == Status.PENDING)))
         .group_by(Task.owner)
     )
 
@@ -618,12 +620,6 @@ _BY_EXTERNAL_ID = select(Task).where(
     Task.owner == bindparam("owner"), Task.external_task_id == bindparam("ref")
 )
 _TASK_ATTRIBUTES = [column.key for column in Task.__mapper__.column_attrs]
-_ROW_BY_ID = select(*(getattr(Task, name) for name in _TASK_ATTRIBUTES)).where(
-    Task.owner == bindparam("owner"), Task.id == bindparam("ref")
-)
-_ROW_BY_EXTERNAL_ID = select(*(getattr(Task, name) for name in _TASK_ATTRIBUTES)).where(
-    Task.owner == bindparam("owner"), Task.external_task_id == bindparam("ref")
-)
 _PENDING = Task.status == Status.PENDING
 #: Per key with tasks waiting: how many of the caller's wait before its task, then the key's
 #: turn (see ``_turn_order``): what a queue position takes, in one statement.
@@ -654,6 +650,64 @@ _AHEAD_AND_TURNS = (
     .where(Task.owner.in_(select(Task.owner).where(_PENDING)))
     .group_by(Task.owner)
 )
+
+
+def _poll_statement(by_external_id: bool) -> Select[Any]:
+    """A poll as one statement: the caller's task and, while it waits, the queue around it.
+
+    Rows: one per key with tasks waiting (the task's columns repeated beside each) when the task
+    waits, else the task beside nulls; a database on another machine is asked once a poll.
+    """
+    tasks = Task.__table__
+    polled, target, other = tasks.alias("polled"), tasks.alias("target"), tasks.alias("other")
+
+    def matching(table: Any) -> ColumnElement[bool]:
+        ref = table.c.external_task_id if by_external_id else table.c.id
+        return and_(table.c.owner == bindparam("owner"), ref == bindparam("ref"))
+
+    me = (
+        select(target.c.owner, target.c.created_ts, target.c.id)
+        .where(matching(target), target.c.status == Status.PENDING)
+        .subquery("me")
+    )
+    before_me = and_(
+        other.c.status == Status.PENDING,
+        other.c.owner == me.c.owner,
+        or_(
+            other.c.created_ts < me.c.created_ts,
+            and_(other.c.created_ts == me.c.created_ts, other.c.id < me.c.id),
+        ),
+    )
+    queue = (
+        select(other.c.owner, func.sum(case((before_me, 1), else_=0)), *_turns(other))
+        .select_from(other.join(me, true()))
+        .where(other.c.owner.in_(select(tasks.c.owner).where(tasks.c.status == Status.PENDING)))
+        .group_by(other.c.owner)
+        .subquery("queue")
+    )
+    columns = [polled.c[Task.__mapper__.columns[name].name] for name in _TASK_ATTRIBUTES]
+    return (
+        select(*columns, *queue.c)
+        .select_from(polled.outerjoin(queue, true()))
+        .where(matching(polled))
+    )
+
+
+_POLL_BY_ID = _poll_statement(by_external_id=False)
+_POLL_BY_EXTERNAL_ID = _poll_statement(by_external_id=True)
+
+
+def _polled(rows: Sequence[Any]) -> tuple[Task, int | None]:
+    """The task and its queue position from a poll statement's rows."""
+    size = len(_TASK_ATTRIBUTES)
+    task = Task(**dict(zip(_TASK_ATTRIBUTES, rows[0][:size], strict=True)))
+    if task.status != Status.PENDING or rows[0][size] is None:
+        return task, None
+    ahead, turns = 0, dict[str, tuple[Any, ...]]()
+    for owner, before, *turn in (row[size:] for row in rows):
+        ahead = int(before) if owner == task.owner else ahead
+        turns[str(owner)] = tuple(turn)
+    return task, _place(ahead, owner=task.owner, turns=turns)
 
 
 def _find(session: Session, *, owner: str, ref: str) -> Task:
