@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     Select,
     and_,
     bindparam,
@@ -536,8 +535,9 @@ class TaskService:
         """
         if task.status != Status.PENDING:
             return None
-        with self.db.session() as session:
-            return _queue_position(session, task)
+        with self.db.reading() as connection:
+            rows = connection.execute(_POLL_BY_ID, {"owner": task.owner, "ref": task.id}).all()
+        return _polled(rows)[1] if rows else None
 
     def read_many(self, ids: Collection[str]) -> dict[str, tuple[Task, int | None]]:
         """Tasks by id with their queue positions, in at most three queries however many.
@@ -620,36 +620,6 @@ _BY_EXTERNAL_ID = select(Task).where(
     Task.owner == bindparam("owner"), Task.external_task_id == bindparam("ref")
 )
 _TASK_ATTRIBUTES = [column.key for column in Task.__mapper__.column_attrs]
-_PENDING = Task.status == Status.PENDING
-#: Per key with tasks waiting: how many of the caller's wait before its task, then the key's
-#: turn (see ``_turn_order``): what a queue position takes, in one statement.
-_AHEAD_AND_TURNS = (
-    select(
-        Task.owner,
-        func.sum(
-            case(
-                (
-                    and_(
-                        _PENDING,
-                        Task.owner == bindparam("owner"),
-                        or_(
-                            Task.created_ts < bindparam("created"),
-                            and_(
-                                Task.created_ts == bindparam("created"),
-                                Task.id < bindparam("task_id"),
-                            ),
-                        ),
-                    ),
-                    1,
-                ),
-                else_=0,
-            )
-        ),
-        *_turn_order().selected_columns[1:],
-    )
-    .where(Task.owner.in_(select(Task.owner).where(_PENDING)))
-    .group_by(Task.owner)
-)
 
 
 def _poll_statement(by_external_id: bool) -> Select[Any]:
@@ -718,20 +688,6 @@ def _find(session: Session, *, owner: str, ref: str) -> Task:
     if task is None:
         raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
     return task
-
-
-def _queue_position(session: Session | Connection, task: Task) -> int | None:
-    """Where a pending task stands (see ``TaskService.queue_position``); None once it is not."""
-    if task.status != Status.PENDING:
-        return None
-    rows = session.execute(
-        _AHEAD_AND_TURNS, {"owner": task.owner, "created": task.created_ts, "task_id": task.id}
-    )
-    ahead, turns = 0, dict[str, tuple[Any, ...]]()
-    for owner, before, *turn in rows:
-        ahead = int(before) if owner == task.owner else ahead
-        turns[str(owner)] = tuple(turn)
-    return _place(ahead, owner=task.owner, turns=turns)
 
 
 def _place(own: int, *, owner: str, turns: dict[str, tuple[Any, ...]]) -> int:
