@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,25 @@ def _images() -> list[StoredImage]:
 def _run_one(service: TaskService, task_id: str) -> None:
     assert service.claim(task_id, worker="w") is not None
     assert service.complete(task_id, worker="w", outputs=[], usage=Usage(cost="0"), meta={})
+
+
+def test_a_task_changed_during_the_streams_read_is_read_as_it_was(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel that commits between the read's queries leaves the read at one moment."""
+    from kirin_video.tasks import service as module
+
+    service = TaskService(Database(postgres_url), max_unfinished=1000)
+    owner = f"snapshot-{random.getrandbits(32)}"  # the run's database is shared
+    task = service.create(owner=owner, request=REQUEST, images=_images())
+    expected = service.read(owner=owner, ref=task.id)[1]
+    ahead = module._ahead_in_own_queue
+
+    def cancelled_meanwhile(session: Any, waiting: Any) -> dict[str, int]:
+        service.cancel(owner=owner, ref=task.id)  # another transaction, committed
+        return ahead(session, waiting)
+
+    monkeypatch.setattr(module, "_ahead_in_own_queue", cancelled_meanwhile)
+    read, position = service.read_many([task.id])[task.id]
+    assert (read.status, position) == ("pending", expected)
+    service.db.close()

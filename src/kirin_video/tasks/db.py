@@ -70,6 +70,19 @@ class Database:
         with self.engine.begin() as connection:
             yield connection
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """Reads in one transaction that all see the same moment, however many statements.
+
+        PostgreSQL's default isolation lets each statement see what committed since the one
+        before; a read that combines several (a task and its place in the queue) would mix two
+        moments. SQLite's transaction already reads one snapshot in WAL mode.
+        """
+        with self.session() as session:
+            if self.engine.dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
     def serialise(self, session: Session, *, scope: int, key: str) -> None:
         """Make transactions on the same ``key`` take turns until commit, on any database.
 

@@ -542,11 +542,12 @@ class TaskService:
     def read_many(self, ids: Collection[str]) -> dict[str, tuple[Task, int | None]]:
         """Tasks by id with their queue positions, in at most three queries however many.
 
-        What a node's task streams share: one read a period for every task they follow.
+        What a node's task streams share: one read a period for every task they follow. The
+        queries read one snapshot, so a task that changes meanwhile is not read half before.
         """
         if not ids:
             return {}
-        with self.db.session() as session:
+        with self.db.snapshot() as session:
             tasks = session.scalars(select(Task).where(Task.id.in_(ids))).all()
             waiting = [task for task in tasks if task.status == Status.PENDING]
             ahead: dict[str, int] = {}
