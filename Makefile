@@ -7,13 +7,14 @@ TORCH_VERSION ?= 2.13.0
 UV_VERSION ?= 0.13.9
 LOCK := constraints.txt
 
-.PHONY: install lock run test lint typecheck fuzz bench load chaos hostile screenshots clean
+.PHONY: install lock run test lint typecheck fuzz bench bench-gpu load chaos hostile screenshots clean
 
 install: $(VENV)/.installed
 
 # Every install takes the versions in $(LOCK); the ranges in pyproject.toml are for pip users.
-# Two stamps: .installed-run is the server and CLI alone (what `make run` runs, no torch),
-# .installed adds the dev extra (torch, diffusers, test tools) for `make test`; either order works.
+# Three stamps: .installed-run is the server and CLI alone (what `make run` runs, no torch),
+# .installed adds the dev extra (torch, diffusers, test tools) for `make test`, and .installed-fp8
+# adds torchao (the fp8 extra) for `make bench-gpu`; any order works.
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c $(LOCK)
 
 $(BIN)/python:
@@ -28,11 +29,17 @@ $(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
+$(VENV)/.installed-fp8: pyproject.toml $(LOCK) | $(BIN)/python
+	$(PIP) torch==$(TORCH_VERSION)
+	$(PIP) -e '.[dev,fp8]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-run
+
 # Re-resolve $(LOCK) from pyproject.toml, keeping its pins where they still fit;
 # `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release.
 lock: install
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	echo 'torch==$(TORCH_VERSION)' | $(BIN)/uv pip compile --quiet pyproject.toml - --extra dev \
+	echo 'torch==$(TORCH_VERSION)' | $(BIN)/uv pip compile --quiet pyproject.toml - \
+		--extra dev --extra fp8 \
 		--python $(BIN)/python --custom-compile-command 'make lock' $(LOCK_FLAGS) -o $(LOCK)
 
 run: $(VENV)/.installed-run
@@ -56,6 +63,10 @@ fuzz: install
 
 bench: install
 	$(BIN)/python benchmarks/api.py
+
+# Every speed figure of docs/performance.md on one CUDA GPU, in --budget-s seconds (default 480).
+bench-gpu: $(VENV)/.installed-fp8
+	$(BIN)/python -m benchmarks.gpu $(BENCH_GPU_FLAGS)
 
 load: install
 	$(BIN)/python benchmarks/load.py --clients 16 --seconds 30
