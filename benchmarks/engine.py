@@ -424,7 +424,7 @@ def row(args: argparse.Namespace, bench: Bench, full: int) -> tuple[str, ...]:
         f"{total_s:.2f}",
         f"{post_s:.2f}",
         f"{total_s + post_s:.2f}",
-        f"{run.peak_gib:.1f}",
+        f"{run.peak_gib:.1f}" if device.startswith("cuda") else "n/a",  # GPU memory only
         f"{bench.load_s:.1f}",
     )
 

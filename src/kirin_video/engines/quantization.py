@@ -31,7 +31,7 @@ def fp8_refusal(
             f"{device} has {major}.{minor}: set KIRIN_QUANTIZE=none"
         )
     if not torchao_installed:
-        return "KIRIN_QUANTIZE=fp8: torchao is not installed: pip install torchao"
+        return "KIRIN_QUANTIZE=fp8: torchao is not installed: pip install 'kirin-video[fp8]'"
     return None
 
 
