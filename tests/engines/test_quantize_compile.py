@@ -29,7 +29,7 @@ def base(tiny_wan: Path, tmp_path: Path) -> Settings:
     [
         ("cpu", None, True, "needs a CUDA GPU of compute capability 8.9 or newer .* runs on cpu"),
         ("cuda:1", (8, 6), True, "cuda:1 has 8.6: set KIRIN_QUANTIZE=none"),
-        ("cuda", (9, 0), False, "torchao is not installed: pip install 'kirin-video[fp8]'"),
+        ("cuda", (9, 0), False, r"torchao is not installed: pip install 'kirin-video\[fp8\]'"),
     ],
 )
 def test_fp8_is_refused_with_the_reason(
