@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import statistics
-import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ def measure_row(job: dict[str, Any], row: dict[str, Any]) -> Result:
         else:
             _timed_row(job, row, result)
     except Exception as exc:  # a row's failure is a measured outcome
-        print(f"{result.what}: {exc!r}", file=sys.stderr)
+        traceback.print_exc()
         result.s_video = result.tasks_h = ""
         result.note = f"FAILED: {_brief(exc)}"
     result.seconds = round(time.perf_counter() - started, 1)
@@ -98,11 +98,14 @@ def server_env(job: dict[str, Any], row: dict[str, Any]) -> dict[str, str]:
 def _timed_row(job: dict[str, Any], row: dict[str, Any], result: Result) -> None:
     body, geometry = _request()
     with (
-        served(server_env(job, row)) as url,
-        httpx.Client(base_url=url, headers=AUTH, timeout=60) as client,
+        served(server_env(job, row)) as server,
+        httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as client,
     ):
-        warm = run_tasks(client, body, count=1)
-        timed = run_tasks(client, body, count=int(job["tasks"]))
+        try:
+            warm = run_tasks(client, body, count=1)
+            timed = run_tasks(client, body, count=int(job["tasks"]))
+        except TaskFailed as failed:
+            raise TaskFailed(server.explained(str(failed))) from failed
         right, checked = check_videos(client, [*warm.tasks, *timed.tasks], geometry)
     result.s_video = f"{statistics.median(timed.seconds):.1f}"
     result.tasks_h = f"{timed.per_hour:.0f}"
@@ -134,16 +137,18 @@ def _note(job: dict[str, Any], warm: Timed, timed: Timed) -> str:
     )
     engine_s, post_s = timed.server_timing("generate_s"), timed.server_timing("encode_s")
     return (
-        f"{len(timed.tasks)} tasks back to back; {share}; the server's medians: engine "
+        f"{_tasks(len(timed.tasks))} back to back; {share}; the server's medians: engine "
         f"{engine_s:.1f} s, post-processing {post_s:.1f} s; "
         f"first task {warm.seconds[0]:.1f} s (pipeline load + warm-up)"
     )
 
 
+def _tasks(count: int) -> str:
+    return f"{count} task" if count == 1 else f"{count} tasks"
+
+
 def _brief(exc: BaseException) -> str:
-    """An exception as one table cell: its first and last lines (a server log's tail is long)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if isinstance(exc, TaskFailed) or not lines:
-        return str(exc) if lines else type(exc).__name__
-    text = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}"
-    return f"{type(exc).__name__}: {text}"[:400]
+    """An exception as one table cell."""
+    text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    text = text if isinstance(exc, TaskFailed) else f"{type(exc).__name__}: {text}"
+    return text if len(text) <= 500 else f"{text[:250]} … {text[-250:]}"

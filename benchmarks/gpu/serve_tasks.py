@@ -38,7 +38,7 @@ class Timed:
 
     def server_timing(self, name: str) -> float:
         """The median of one of the server's own timings (``metadata.timings``) of the tasks."""
-        return statistics.median(task["metadata"]["timings"][name] for task in self.tasks)
+        return float(statistics.median(task["metadata"]["timings"][name] for task in self.tasks))
 
 
 def run_tasks(client: httpx.Client, body: dict[str, Any], *, count: int) -> Timed:
