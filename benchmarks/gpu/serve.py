@@ -63,6 +63,9 @@ def measure_row(job: dict[str, Any], row: dict[str, Any]) -> Result:
 
 
 def _what(row: dict[str, Any]) -> str:
+    """The planned row's own words when it has them, so both tables name it alike."""
+    if row.get("what"):
+        return str(row["what"])
     what = f"kirin serve, overlap {'on' if row['overlap'] else 'off'}"
     return f"{what}, NVENC + GPU conform" if row["gpu_media"] else what
 
@@ -98,7 +101,7 @@ def server_env(job: dict[str, Any], row: dict[str, Any]) -> dict[str, str]:
 def _timed_row(job: dict[str, Any], row: dict[str, Any], result: Result) -> None:
     body, geometry = _request()
     with (
-        served(server_env(job, row)) as server,
+        served(server_env(job, row), within=job.get("work")) as server,
         httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as client,
     ):
         try:

@@ -57,9 +57,13 @@ def _logged_cause(log: str, incident: str) -> str | None:
 
 
 @contextmanager
-def served(settings: dict[str, str]) -> Iterator[Server]:
-    """The server for the block; stopped after it, and killed with this process's group."""
-    with tempfile.TemporaryDirectory(prefix="kirin-bench-serve-") as tmp:
+def served(settings: dict[str, str], *, within: str | None = None) -> Iterator[Server]:
+    """The server for the block; stopped after it, and killed with this process's group.
+
+    Its data dir goes under ``within`` when given, such as a folder the parent process removes:
+    a row killed at its deadline never cleans up after itself.
+    """
+    with tempfile.TemporaryDirectory(prefix="kirin-bench-serve-", dir=within) as tmp:
         log_path = Path(tmp) / "server.log"
         port = free_port()
         with log_path.open("wb") as log:
