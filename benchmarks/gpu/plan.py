@@ -71,10 +71,18 @@ def cost(rows: Iterable[Row], start_s: dict[str, float], factor: float = 1.0) ->
 
 
 def fit(rows: list[Row], budget_s: float, start_s: dict[str, float], factor: float = 1.0) -> Plan:
-    """Drop the lowest-priority rows (the later of equals) until the rest fit ``budget_s``."""
+    """Drop the lowest-priority rows (the later of equals) until the rest fit ``budget_s``.
+
+    Then a dropped row that fits in what is left comes back, the most important first: a row
+    dropped before its section's last row went may cost less than was thought when it went.
+    """
     kept, dropped = list(rows), []
     while kept and cost(kept, start_s, factor) > budget_s:
         worst = max(kept, key=lambda row: (row.priority, rows.index(row)))
         kept.remove(worst)
         dropped.append(worst)
-    return Plan(kept, dropped)
+    for row in sorted(dropped, key=lambda row: (row.priority, rows.index(row))):
+        if cost([*kept, row], start_s, factor) <= budget_s:
+            kept.append(row)
+            dropped.remove(row)
+    return Plan(sorted(kept, key=rows.index), dropped)

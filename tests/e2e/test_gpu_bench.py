@@ -25,7 +25,10 @@ def test_the_plan_leaves_out_the_lowest_priorities_until_it_fits() -> None:
     assert cost(every, starts) > 480  # the default budget cannot hold every row on an H100
     plan = fit(every, 480, starts)
     assert cost(plan.kept, starts) <= 480
-    assert max(row.priority for row in plan.kept) < min(row.priority for row in plan.dropped)
+    assert all(cost([*plan.kept, row], starts) > 480 for row in plan.dropped)  # none fits back
+    first_dropped = min(row.priority for row in plan.dropped)
+    assert all(row in plan.kept for row in every if row.priority < first_dropped)
+    assert plan.kept == [row for row in every if row in plan.kept]  # in the catalog's order
     assert {"prepare", "doctor", "std-fast", "std-quality"} <= {row.key for row in plan.kept}
     nothing = fit(every, 1, starts)
     assert not nothing.kept and len(nothing.dropped) == len(every)
