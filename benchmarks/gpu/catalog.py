@@ -59,7 +59,8 @@ def _label(params: dict[str, object]) -> str:
 def _serve(key: str, priority: int, arch: str, tasks: int, *, overlap: bool, gpu: bool) -> Row:
     costs = COSTS[arch]
     task_s = video_s(costs, "std", steps=FAST_STEPS, passes=1) + _POST_S[arch]
-    what = f"kirin serve: {tasks} task{'s' if tasks != 1 else ''}, overlap {'on' if overlap else 'off'}"
+    count = f"{tasks} task" + ("s" if tasks != 1 else "")
+    what = f"kirin serve: {count}, overlap {'on' if overlap else 'off'}"
     if gpu:
         what += ", NVENC + GPU conform"
     params = {"arch": arch, "overlap": overlap, "gpu_media": gpu}
