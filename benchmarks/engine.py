@@ -205,15 +205,7 @@ def random_loader(arch: str, random_lora: Path) -> Any:
 
     def load(settings: Settings) -> Any:
         device = resolve_device(settings)
-        dtype = resolve_dtype(settings, device)
-        previous = torch.get_default_dtype()
-        torch.set_default_dtype(dtype)
-        try:
-            with torch.device(device):
-                pipe = build_random_pipeline(arch)
-        finally:
-            torch.set_default_dtype(previous)
-        pipe.vae.to(torch.float32)
+        pipe = random_pipeline(arch, device, resolve_dtype(settings, device))
         if any(source == str(random_lora) for source, _ in settings.loras):
             save_distill_lora(pipe.transformer, random_lora)
         configure(pipe, settings, device=device)
@@ -221,6 +213,21 @@ def random_loader(arch: str, random_lora: Path) -> Any:
         return pipe
 
     return load
+
+
+def random_pipeline(
+    arch: str, device: str, dtype: torch.dtype, *, boundary_ratio: float | None = None
+) -> Any:
+    """The named network with random weights, built on ``device`` in ``dtype`` (VAE in fp32)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            pipe = build_random_pipeline(arch, boundary_ratio=boundary_ratio)
+    finally:
+        torch.set_default_dtype(previous)
+    pipe.vae.to(torch.float32)
+    return pipe
 
 
 def save_distill_lora(transformer: Any, path: Path) -> None:

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.engine import TINY_POINT
 from benchmarks.gpu import catalog, prepare
 from benchmarks.gpu.plan import SECTIONS, Row, cost, fit
 from benchmarks.gpu.report import environment, header, left_out, line
@@ -70,7 +69,7 @@ class Run:
         every = catalog.rows(args.arch, tasks=args.tasks, quality_steps=args.quality_steps)
         self.pool = [row for row in every if row.key not in skip]
         self.starts = catalog.section_starts(args.arch)
-        self.point: dict[str, Any] = dict(TINY_POINT) if args.arch == "tiny" else {}
+        self.point: dict[str, Any] = dict(catalog.TINY_POINT) if args.arch == "tiny" else {}
         self.results: list[Result] = []
         self.dropped = [(row, "left out (--skip)") for row in every if row.key in skip]
         self.unfinished: list[tuple[Row, str]] = []

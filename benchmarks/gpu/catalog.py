@@ -13,6 +13,15 @@ WAN22_BOUNDARY = 0.9
 FULL_STEPS = {"std": 30, "pro": 50}
 FAST_STEPS = 4
 
+#: The tiny network's working point: the test suite's, a few seconds a video on a CPU.
+TINY_POINT = {
+    "native_short_side": 32,
+    "pro_short_side": 48,
+    "native_fps": 4,
+    "max_native_frames": 21,
+    "segment_overlap": 5,
+}
+
 #: A worker's post-processing of one 5 s std clip (retime, resize, H.264), by network size.
 _POST_S = {"tiny": 3.5, "1.3b": 5.5, "14b": 5.5}
 

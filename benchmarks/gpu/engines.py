@@ -20,12 +20,11 @@ from typing import Any
 
 import torch
 
-from benchmarks.engine import Timing, job_for, save_distill_lora, timed
+from benchmarks.engine import Timing, job_for, random_pipeline, save_distill_lora, timed
 from benchmarks.gpu.results import Result
 from kirin_video.config import Settings
 from kirin_video.contract.catalog import Model
 from kirin_video.contract.errors import EngineUnavailable
-from kirin_video.engines.architectures import build_random_pipeline
 from kirin_video.engines.base import Job
 from kirin_video.engines.caches import apply_cache
 from kirin_video.engines.loading import configure, experts, release_memory, resolve_dtype
@@ -74,14 +73,8 @@ def _settings(job: dict[str, Any], lora: Path) -> Settings:
 def _build(arch: str, settings: Settings, boundary_ratio: float | None) -> Any:
     """The network on its device in its dtype, the distill LoRA saved from it and fused."""
     device = settings.device or "cuda"
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(resolve_dtype(settings, device))
-    try:
-        with torch.device(device):
-            pipe = build_random_pipeline(arch, boundary_ratio=boundary_ratio)
-    finally:
-        torch.set_default_dtype(previous)
-    pipe.vae.to(torch.float32)
+    dtype = resolve_dtype(settings, device)
+    pipe = random_pipeline(arch, device, dtype, boundary_ratio=boundary_ratio)
     save_distill_lora(pipe.transformer, Path(settings.loras[0][0]))
     configure(pipe, settings, device=device)
     pipe.set_progress_bar_config(disable=True)

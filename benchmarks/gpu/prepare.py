@@ -17,9 +17,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.engine import save_distill_lora
+from benchmarks.engine import random_pipeline, save_distill_lora
 from benchmarks.gpu.results import Result
-from kirin_video.engines.architectures import build_random_pipeline
 
 Emit = Callable[[Result], None]
 
@@ -32,13 +31,7 @@ def save(job: dict[str, Any], emit: Emit) -> None:
     started = time.perf_counter()
     work, arch, device = Path(job["work"]), job["arch"], job["device"]
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with torch.device(device):
-            pipe = build_random_pipeline(arch)
-    finally:
-        torch.set_default_dtype(previous)
+    pipe = random_pipeline(arch, device, dtype)
     built = time.perf_counter() - started
     pipe.save_pretrained(work / PIPELINE)
     save_distill_lora(pipe.transformer, work / LORA)
