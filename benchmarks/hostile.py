@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.load import free_port, small_png
+from benchmarks.load import free_port, small_png, stop
 from kirin_video.contract.catalog import MIN_IMAGE_SIDE, Model
 
 GOOD, ATTACKER = "good-key", "attacker-key"
@@ -144,12 +144,7 @@ def serving(data_dir: Path, *, nofile: int, env: dict[str, str]) -> Iterator[Ser
         _wait_healthy(server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process)
 
 
 def _wait_healthy(server: Server) -> None:

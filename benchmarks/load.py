@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -68,6 +69,16 @@ def small_png(side: int) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def stop(process: subprocess.Popen[Any]) -> None:
+    """Ask a server to stop, as an operator would; kill it if it is still there after 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -92,12 +103,7 @@ def serving(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
             _wait_healthy(url, process, log_path)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+            stop(process)
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

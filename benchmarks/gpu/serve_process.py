@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.load import SERVE, free_port
+from benchmarks.load import SERVE, free_port, stop
 
 #: How long a server may take to answer /healthz (the pipeline loads later, in its engine child).
 START_TIMEOUT_S = 120.0
@@ -106,12 +106,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) ->
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process)
 
 
 def _tail(log_path: Path, chars: int | None = 3000) -> str:
