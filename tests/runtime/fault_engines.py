@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kirin_video.contract.errors import EngineUnavailable
+from kirin_video.contract.errors import EngineUnavailable, ErrorCode, GenerationFailed, KirinError
 from kirin_video.engines.base import Clip, Job, ProgressFn
 
 SIZE = (36, 64)  # height, width: small native frames, conformed to the contract's geometry
@@ -109,6 +109,25 @@ class Raises(Steady):
 
     def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
         raise OSError("cannot read /srv/models/secret-weights.safetensors")
+
+
+class Refuses(Steady):
+    """Refuses every job with a contract error: built from its class, message and keywords."""
+
+    def __init__(self, error: type[KirinError], message: str, **keywords: object) -> None:
+        self._error = error
+        self._message = message
+        self._keywords = keywords
+
+    def generate(self, job: Job, on_progress: ProgressFn) -> Clip:
+        on_progress(0.1)
+        raise self._error(self._message, **self._keywords)
+
+
+class OwnError(GenerationFailed):
+    """An engine's own error class, one the contract does not name."""
+
+    code = ErrorCode.PROVIDER_UNAVAILABLE
 
 
 class CannotLoad(Steady):

@@ -19,16 +19,26 @@ import signal
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from kirin_video.contract.errors import EngineUnavailable, ErrorCode, KirinError
+from kirin_video.contract.errors import EngineUnavailable, KirinError
 from kirin_video.engines.base import Clip, Engine, Job, ProgressFn
+from kirin_video.runtime.child_events import (
+    Done,
+    Ended,
+    FromChild,
+    JobStopped,
+    Progress,
+    Raised,
+    RunJob,
+    StopJob,
+    ToChild,
+    raised,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +60,6 @@ class EngineCrashed(Exception):
 
 class DeadlineExceeded(Exception):
     """The job ran past its deadline; its child was killed."""
-
-
-class EngineError(Exception):
-    """The engine raised inside the child; the text is its type, message and traceback."""
 
 
 class ChildEngine:
@@ -124,41 +130,32 @@ class ChildEngine:
     def _run(self, child: _Child, job: Job, path: Path, on_progress: ProgressFn) -> Clip:
         timeout_s = self._timeout_s(job)
         deadline = time.monotonic() + timeout_s
-        child.send(("job", job, str(path)))
+        child.send(RunJob(job, str(path)))
         last = 0.0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._kill(child, f"past its deadline of {timeout_s:.0f} s")
                 raise DeadlineExceeded(f"generation: ran out of time ({timeout_s:.0f} s)")
-            message = child.receive(min(CHECK_S, remaining))
+            event = child.receive(min(CHECK_S, remaining))  # None: quiet, ask all the same
+            if isinstance(event, Done):
+                return _load_clip(Path(event.frames_path), fps=event.fps)
+            if isinstance(event, Raised):
+                raise event.error()
+            if isinstance(event, Progress):
+                last = event.value
             try:
-                if message is None:
-                    on_progress(last)  # still ours? raises on a cancel or a shutdown
-                    continue
-                kind, *body = message
-                if kind == "progress":
-                    last = float(body[0])
-                    on_progress(last)
-                elif kind == "done":
-                    return _load_clip(Path(body[0]), fps=float(body[1]))
-                elif kind == "unavailable":
-                    raise EngineUnavailable(body[0])
-                elif kind == "error":
-                    raise _engine_error(*body)
-            except (EngineError, KirinError):
-                raise
+                on_progress(last)  # still ours? raises on a cancel or a shutdown
             except BaseException:
                 self._stop(child)
                 raise
 
     def _stop(self, child: _Child) -> None:
         """Tell the child to drop its job; kill it if it has not within the grace."""
-        child.send(("stop",))
+        child.send(StopJob())
         deadline = time.monotonic() + self._grace_s
         while (remaining := deadline - time.monotonic()) > 0:
-            message = child.receive(remaining)
-            if message is not None and message[0] in ("stopped", "done", "error"):
+            if isinstance(child.receive(remaining), Ended):
                 return
         self._kill(child, f"still running {self._grace_s:.1f} s after it was told to stop")
 
@@ -213,18 +210,18 @@ class _Child:
     def alive(self) -> bool:
         return self._process.is_alive()
 
-    def send(self, message: tuple[Any, ...]) -> None:
+    def send(self, message: ToChild) -> None:
         try:
             self._conn.send(message)
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
             raise self._crashed() from exc
 
-    def receive(self, timeout: float) -> tuple[Any, ...] | None:
+    def receive(self, timeout: float) -> FromChild | None:
         """The child's next message, None if none came in ``timeout``; raises if it died."""
         try:
             if not self._conn.poll(timeout):
                 return None
-            message: tuple[Any, ...] = self._conn.recv()
+            message: FromChild = self._conn.recv()
         except (EOFError, ConnectionResetError, OSError) as exc:
             raise self._crashed() from exc
         return message
@@ -275,12 +272,6 @@ def _load_clip(path: Path, *, fps: float) -> Clip:
     return Clip(frames=list(frames), fps=fps)
 
 
-def _engine_error(code: str | None, message: str, detail: str | None) -> Exception:
-    if code is not None:
-        return KirinError(message, code=ErrorCode(code))
-    return EngineError(f"{message}\n{detail or ''}".rstrip())
-
-
 # The child's side.
 
 
@@ -304,21 +295,21 @@ def serve(conn: Connection, factory: EngineFactory) -> None:
             message = conn.recv()
         except (EOFError, OSError):
             return  # the parent is gone
-        if message[0] == "job":
-            conn.send(_job(conn, engine, message[1], Path(message[2])))
+        if isinstance(message, RunJob):  # a stop that came after its job ended is dropped
+            conn.send(_job(conn, engine, message.job, Path(message.frames_path)))
 
 
-def _job(conn: Connection, engine: Engine | BaseException, job: Job, path: Path) -> tuple[Any, ...]:
+def _job(conn: Connection, engine: Engine | BaseException, job: Job, path: Path) -> Ended:
     sent = 0.0
 
     def progress(value: float) -> None:
         nonlocal sent
         while conn.poll():
-            if conn.recv()[0] == "stop":
+            if isinstance(conn.recv(), StopJob):
                 raise _Stop
         if time.monotonic() - sent >= PROGRESS_EVERY_S:  # the worker stores it throttled anyway
             sent = time.monotonic()
-            conn.send(("progress", value))
+            conn.send(Progress(value))
 
     try:
         if isinstance(engine, BaseException):
@@ -326,14 +317,10 @@ def _job(conn: Connection, engine: Engine | BaseException, job: Job, path: Path)
         clip = engine.generate(job, progress)
         _save_clip(clip, path)
     except _Stop:
-        return ("stopped",)
-    except EngineUnavailable as exc:
-        return ("unavailable", exc.message)
-    except KirinError as exc:
-        return ("error", exc.code.value, exc.message, None)
+        return JobStopped()
     except Exception as exc:
-        return ("error", None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    return ("done", str(path), clip.fps)
+        return raised(exc)
+    return Done(str(path), clip.fps)
 
 
 def _name(factory: EngineFactory) -> str:
