@@ -80,18 +80,14 @@ def execute_next(
         claimed = runtime.service.claim(task_id, worker=heartbeat.worker)
         if claimed is None:  # another worker took it first: ask again
             continue
-        release = heartbeat.hold(task_id, until=run_deadline(runtime.settings, claimed))
-        try:
-            finish = _render_stage(claimed, runtime, heartbeat.worker)
-        except BaseException:
-            release()
-            raise
-        if finish is None:  # failed, stopped or handed back while rendering: recorded
-            release()
-        elif finisher is None:
-            _then(finish, release)()
+        until = run_deadline(runtime.settings, claimed)
+        run = Run(claimed, runtime, heartbeat.worker, release=heartbeat.hold(task_id, until=until))
+        if not run.render():
+            return task_id
+        if finisher is None:
+            run.finish()
         else:
-            finisher.hand_over(task_id, _then(finish, release))
+            finisher.hand_over(task_id, run.finish)
         return task_id
     return None
 
@@ -99,8 +95,8 @@ def execute_next(
 def execute(task_id: str, runtime: Runtime, *, worker: str) -> None:
     """Claim the task, generate, encode, store and finish it; never raises for a task's failure."""
     claimed = runtime.service.claim(task_id, worker=worker)
-    if claimed is not None and (finish := _render_stage(claimed, runtime, worker)) is not None:
-        finish()
+    if claimed is not None and (run := Run(claimed, runtime, worker)).render():
+        run.finish()
 
 
 def run_deadline(settings: Settings, claimed: Claimed) -> float:
@@ -110,172 +106,170 @@ def run_deadline(settings: Settings, claimed: Claimed) -> float:
     return time.time() + timeout + settings.cancel_grace_s
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A task's frames as the engine made them, with what finishing it needs."""
+class Run:
+    """One claimed task, in the order it happens: render, then finish (encode, store, record).
 
-    claimed: Claimed
-    job: Job
-    clip: Clip
-    progress: ProgressReporter
-    started: float
-    generated: float
+    Each stage is one ``try``; however it breaks off, ``_record_end`` writes that on the task, and
+    the lease the heartbeat holds for it is released once the run is over.
+    """
 
+    def __init__(
+        self,
+        claimed: Claimed,
+        runtime: Runtime,
+        worker: str,
+        *,
+        release: Callable[[], None] | None = None,
+    ) -> None:
+        self.task = claimed.task
+        self.runtime, self.service, self.worker = runtime, runtime.service, worker
+        self._release = release
+        self._claimed = claimed
+        self.progress = ProgressReporter(self._report)
+        self.encode_progress = self.progress.stage(GENERATE_SHARE, 0.99)
+        self.job: Job | None = None
+        self.clip: Clip | None = None
+        self.started = self.generated = self.finishing = self.encoded = 0.0
+        self.prefix = f"{claimed.task.id}/{claimed.task.attempts}"  # a takeover never clobbers it
 
-def _render_stage(claimed: Claimed, runtime: Runtime, worker: str) -> Callable[[], None] | None:
-    """Render the task; the work that finishes it, or None when the run ended here."""
-    rendered = _recorded(
-        claimed.task.id, runtime, worker, lambda: _render(claimed, runtime, worker)
-    )
-    if rendered is None:
-        return None
-    return lambda: _finish_stage(rendered, runtime, worker)
-
-
-def _finish_stage(rendered: Rendered, runtime: Runtime, worker: str) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="kirin-"))
-    try:
-        _recorded(
-            rendered.claimed.task.id,
-            runtime,
-            worker,
-            lambda: _finish(rendered, runtime, workdir, worker),
-        )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _then(first: Callable[[], None], then: Callable[[], None]) -> Callable[[], None]:
-    def both() -> None:
+    def render(self) -> bool:
+        """The engine makes the frames; False when the run ended here (its end recorded)."""
+        ended = True
         try:
-            first()
+            self.job = build_job(self._claimed)
+            self.started = time.time()
+            self.clip = self.runtime.engine.generate(
+                self.job, self.progress.stage(0.0, GENERATE_SHARE)
+            )
+            self.generated = time.time()
+            self.runtime.engine_status.available()
+            ended = False
+        except Exception as exc:
+            self._record_end(exc)
         finally:
-            then()
+            if ended:
+                self._end()
+        return not ended
 
-    return both
+    def finish(self) -> None:
+        """Encode and store the frames, then record the task completed (or how it ended)."""
+        workdir = Path(tempfile.mkdtemp(prefix="kirin-"))
+        try:
+            self._complete(self._store(workdir))
+        except Exception as exc:
+            self._record_end(exc)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            self._end()
 
-
-def _recorded(task_id: str, runtime: Runtime, worker: str, stage: Callable[[], T]) -> T | None:
-    """Run one stage of a task; how it broke off, if it did, is recorded on the task (None)."""
-    try:
-        return stage()
-    except HandBack:
-        runtime.service.release(task_id, worker=worker)
-        log.info("task %s handed back to the queue (worker %s shutting down)", task_id, worker)
-    except Stopped:
-        log.info("task %s stopped while running (%s)", task_id, runtime.service.status(task_id))
-    except (EngineCrashed, DeadlineExceeded) as exc:  # the run broke, not the task: try again
-        reason = str(exc)
-        moved = _until_recorded(
-            runtime, task_id, lambda: runtime.service.retry(task_id, worker=worker, reason=reason)
+    def _store(self, workdir: Path) -> list[OutputFile]:
+        """The contract's video (and watermarked copy, and cover) encoded and in storage."""
+        assert self.job is not None and self.clip is not None, "finish() follows render()"
+        task, job, settings = self.task, self.job, self.runtime.settings
+        self.finishing = time.time()
+        self.encode_progress(0.0)  # still ours? a cancel while it waited for the finisher ends it
+        frames = conform(self.clip, job.geometry, first=_pixels(job.first), last=_pixels(job.last))
+        videos = encode_outputs(
+            frames,
+            fps=job.geometry.fps,
+            video_path=workdir / "video.mp4",
+            watermarked_path=workdir / "video_watermarked.mp4"
+            if task.params["watermark"]
+            else None,
+            cover_path=workdir / "cover.jpg",
+            on_frame=self._encoded,
+            preset=settings.encode_preset,
+            codec=self.runtime.encoder,
         )
-        log.warning("task %s: %s; task now %s", task_id, reason, moved or "not ours")
-    except EngineUnavailable as exc:  # the operator's words, with server paths: the log's only
-        incident = runtime.engine_status.unavailable(exc.message, task_id=task_id)
-        message = incident.message("generation failed")
-        _fail(runtime, task_id, code=exc.code, message=message, worker=worker)
-    except KirinError as exc:
-        _fail(runtime, task_id, code=exc.code, message=exc.message, worker=worker)
-    except Exception as exc:  # its text may hold paths and internals: those go to the log only
-        incident = Incident.of(exc)
-        log.error("task %s failed (incident %s)", task_id, incident.id, exc_info=exc)
-        message = incident.message("generation failed")
-        _fail(runtime, task_id, code=ErrorCode.GENERATION_FAILED, message=message, worker=worker)
-    return None
+        self.encoded = time.time()
+        self.progress(0.99)
+        return _put(self.prefix, self.runtime.storage, workdir, videos)
 
+    def _complete(self, outputs: list[OutputFile]) -> None:
+        """Record the task completed with its outputs; they are deleted if it is no longer ours."""
+        task, settings = self.task, self.runtime.settings
+        timings = {
+            "queued_s": (task.started_ts or self.started) - task.created_ts,
+            "generate_s": self.generated - self.started,
+            "encode_s": self.encoded - self.finishing,
+            "total_s": time.time() - task.created_ts,
+        }
+        usage = _usage(settings, task.model, task.params)
+        assert self.job is not None
+        meta = _metadata(self.runtime.engine.name, self.job.geometry, task.seed, timings)
+        completed = self._write(
+            self.service.complete,
+            task.id,
+            worker=self.worker,
+            outputs=outputs,
+            usage=usage,
+            meta=meta,
+        )
+        if not completed and not self.service.completed_with(task.id, outputs):
+            self.runtime.storage.delete_prefix(self.prefix)  # cancelled or taken over meanwhile
+            raise Stopped
 
-def _render(claimed: Claimed, runtime: Runtime, worker: str) -> Rendered:
-    task = claimed.task
+    def _record_end(self, exc: Exception) -> None:
+        """Write on the task how the run broke off: every stage's failures, in one place."""
+        task_id, worker, service = self.task.id, self.worker, self.service
+        if isinstance(exc, HandBack):
+            service.release(task_id, worker=worker)
+            log.info("task %s handed back to the queue (worker %s shutting down)", task_id, worker)
+        elif isinstance(exc, Stopped):
+            log.info("task %s stopped while running (%s)", task_id, service.status(task_id))
+        elif isinstance(exc, EngineCrashed | DeadlineExceeded):  # the run broke, not the task
+            moved = self._write(service.retry, task_id, worker=worker, reason=str(exc))
+            log.warning("task %s: %s; task now %s", task_id, exc, moved or "not ours")
+        elif isinstance(exc, EngineUnavailable):  # the operator's words: the log's only
+            incident = self.runtime.engine_status.unavailable(exc.message, task_id=task_id)
+            self._fail(exc.code, incident.message("generation failed"))
+        elif isinstance(exc, KirinError):
+            self._fail(exc.code, exc.message)
+        else:  # its text may hold paths and internals: those go to the log only
+            incident = Incident.of(exc)
+            log.error("task %s failed (incident %s)", task_id, incident.id, exc_info=exc)
+            self._fail(ErrorCode.GENERATION_FAILED, incident.message("generation failed"))
 
-    def report(value: float) -> bool:
-        if runtime.hand_back.is_set():
+    def _fail(self, code: ErrorCode, message: str) -> None:
+        self._write(self.service.fail, self.task.id, code=code, message=message, worker=self.worker)
+
+    def _write(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Write a run's end, again each second while the database is unreachable: work is kept.
+
+        The heartbeat keeps renewing the lease meanwhile, so once the database answers the write
+        lands (or finds the task cancelled or taken over). A shutdown stops the waiting: the
+        task's lease then runs out and it runs again.
+        """
+        while True:
+            try:
+                return write(*args, **kwargs)
+            except Exception as exc:
+                if not unreachable(exc) or self.runtime.hand_back.is_set():
+                    raise
+                log.warning("task %s: the database is unreachable, its end is kept", self.task.id)
+                time.sleep(RECORD_RETRY_S)
+
+    def _report(self, value: float) -> bool:
+        """Progress to the task row; False (or Stopped) once the task is no longer ours."""
+        if self.runtime.hand_back.is_set():
             raise HandBack
         try:
-            return runtime.service.report_progress(task.id, value, worker=worker)
+            return self.service.report_progress(self.task.id, value, worker=self.worker)
         except Exception as exc:
             if not unreachable(exc):
                 raise
-            log.warning("task %s: progress not recorded, the database is unreachable", task.id)
+            log.warning("task %s: progress not recorded, the database is unreachable", self.task.id)
             return True  # work on: the heartbeat keeps the lease, a later report sees a cancel
 
-    progress = ProgressReporter(report)
-    job = build_job(claimed)
-    started = time.time()
-    clip = runtime.engine.generate(job, progress.stage(0.0, GENERATE_SHARE))
-    runtime.engine_status.available()
-    return Rendered(
-        claimed=claimed,
-        job=job,
-        clip=clip,
-        progress=progress,
-        started=started,
-        generated=time.time(),
-    )
+    def _encoded(self, frames: int) -> None:
+        assert self.job is not None
+        self.encode_progress(frames / self.job.geometry.frames)
 
-
-def _finish(rendered: Rendered, runtime: Runtime, workdir: Path, worker: str) -> None:
-    task, job, progress = rendered.claimed.task, rendered.job, rendered.progress
-    finishing = time.time()
-    encode_progress = progress.stage(GENERATE_SHARE, 0.99)
-    encode_progress(0.0)  # still ours? a cancel while it waited for the finisher ends it here
-    frames = conform(rendered.clip, job.geometry, first=_pixels(job.first), last=_pixels(job.last))
-    videos = encode_outputs(
-        frames,
-        fps=job.geometry.fps,
-        video_path=workdir / "video.mp4",
-        watermarked_path=workdir / "video_watermarked.mp4" if task.params["watermark"] else None,
-        cover_path=workdir / "cover.jpg",
-        on_frame=lambda done: encode_progress(done / job.geometry.frames),
-        preset=runtime.settings.encode_preset,
-        codec=runtime.encoder,
-    )
-    encoded = time.time()
-    progress(0.99)
-    prefix = f"{task.id}/{task.attempts}"  # per attempt: a run taken over never clobbers another
-    outputs = _store(prefix, runtime.storage, workdir, videos)
-    timings = {
-        "queued_s": (task.started_ts or rendered.started) - task.created_ts,
-        "generate_s": rendered.generated - rendered.started,
-        "encode_s": encoded - finishing,
-        "total_s": time.time() - task.created_ts,
-    }
-    usage = _usage(runtime.settings, task.model, task.params)
-    meta = _metadata(runtime.engine.name, job.geometry, task.seed, timings)
-    completed = _until_recorded(
-        runtime,
-        task.id,
-        lambda: runtime.service.complete(
-            task.id, worker=worker, outputs=outputs, usage=usage, meta=meta
-        ),
-    )
-    if not completed and not runtime.service.completed_with(task.id, outputs):
-        runtime.storage.delete_prefix(prefix)  # cancelled, or taken over, while storing them
-        raise Stopped
-
-
-def _fail(runtime: Runtime, task_id: str, *, code: ErrorCode, message: str, worker: str) -> None:
-    _until_recorded(
-        runtime,
-        task_id,
-        lambda: runtime.service.fail(task_id, code=code, message=message, worker=worker),
-    )
-
-
-def _until_recorded(runtime: Runtime, task_id: str, write: Callable[[], T]) -> T:
-    """Write a run's end, again each second while the database is unreachable: work is kept.
-
-    The heartbeat keeps renewing the lease meanwhile, so once the database answers the write
-    lands (or finds the task cancelled or taken over). A shutdown stops the waiting: the task's
-    lease then runs out and it runs again.
-    """
-    while True:
-        try:
-            return write()
-        except Exception as exc:
-            if not unreachable(exc) or runtime.hand_back.is_set():
-                raise
-            log.warning("task %s: the database is unreachable, its end is kept to write", task_id)
-            time.sleep(RECORD_RETRY_S)
+    def _end(self) -> None:
+        """The run is over: its lease is no longer held (once, however it ended)."""
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
 
 def build_job(claimed: Claimed) -> Job:
@@ -317,7 +311,7 @@ def _pixels(image: Image.Image | None) -> np.ndarray | None:
     return None if image is None else rgb_pixels(image)
 
 
-def _store(
+def _put(
     prefix: str, storage: Storage, workdir: Path, videos: list[EncodedVideo]
 ) -> list[OutputFile]:
     """Put the files in storage: the video, its watermarked copy if any, the cover."""
