@@ -1,11 +1,11 @@
 """The engine in a child process per worker slot, so a crash, a hang or a cancel is a process's.
 
-A child loads its engine once and takes jobs over a pipe. It answers with progress and, at the
-end, the path of a ``.npy`` file it wrote the frames to, which the worker maps into memory
-instead of unpickling frames. A child that dies fails only its job (``EngineCrashed``); one past
-the job's deadline (``DeadlineExceeded``), or that does not stop within the grace after being
-told, is killed. Either way a fresh child starts at once and loads the engine again, while the
-server and the other slots carry on.
+A child loads its engine once and takes jobs over a pipe, in the events of ``child_events``. It
+answers with progress and, at the end, the path of a ``.npy`` file it wrote the frames to, which
+the worker maps into memory instead of unpickling frames. A child that dies fails only its job
+(``EngineCrashed``); one past the job's deadline (``DeadlineExceeded``), or that does not stop
+within the grace after being told, is killed. Either way a fresh child starts at once and loads
+the engine again, while the server and the other slots carry on.
 """
 
 from __future__ import annotations
