@@ -13,10 +13,10 @@ from kirin_video.config import Settings
 from kirin_video.contract.catalog import Status
 from kirin_video.runtime.broker import QUEUE, RUN_TASK
 from kirin_video.runtime.build import build_node
-from kirin_video.runtime.execute import Runtime, execute_next
-from kirin_video.runtime.handoff import DoneFn, Finisher
-from kirin_video.runtime.heartbeat import Heartbeat
+from kirin_video.runtime.execute import Runtime
+from kirin_video.runtime.handoff import DoneFn
 from kirin_video.runtime.identity import worker_name
+from kirin_video.runtime.slot import Slot
 from kirin_video.tasks.workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
@@ -35,15 +35,15 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
             tickets.publish(task_id)  # handed back or to be tried again: a worker takes it now
 
     slots = _slots(runtime, registry, concurrency, on_done=republish)
-    free: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
+    free: queue.SimpleQueue[Slot] = queue.SimpleQueue()
     for slot in slots:
         free.put(slot)
 
     @app.task(name=RUN_TASK)  # type: ignore[untyped-decorator]
     def run(ticket: str) -> None:
-        heartbeat, finisher = slot = free.get()
+        slot = free.get()
         try:
-            ran = execute_next(runtime, heartbeat, finisher=finisher)
+            ran = slot.run_next(runtime)
             log.info("ticket %s: ran %s", ticket, ran or "nothing (no task waiting)")
             if ran is not None:  # handed back or to be tried again while rendering
                 republish(ran)
@@ -61,43 +61,35 @@ def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     signals.worker_shutting_down.connect(shutting_down, weak=False)
     sweeper = node.sweeper
     runtime.engine.warm()
-    for heartbeat, _ in slots:
-        heartbeat.start(kind="celery", engine=runtime.engine.name, device=settings.device)
+    for slot in slots:
+        slot.heartbeat.start(kind="celery", engine=runtime.engine.name, device=settings.device)
     sweeper.start()
     try:
         app.worker_main(_argv(settings, concurrency))
     finally:
-        for _, finisher in slots:  # the last tasks rendered; hand_back is set past the grace
-            if finisher is not None:
-                finisher.close()
+        for slot in slots:  # the last tasks rendered; hand_back is set past the grace
+            slot.close_finisher()
         sweeper.stop()
-        for heartbeat, _ in slots:
-            heartbeat.stop()
+        for slot in slots:
+            slot.heartbeat.stop()
         runtime.close()
         runtime.service.db.close()
 
 
-#: A concurrent slot: its lease holder and, with overlap, the thread that encodes its tasks.
-_Slot = tuple[Heartbeat, Finisher | None]
-
-
 def _slots(
     runtime: Runtime, registry: WorkerRegistry, concurrency: int, *, on_done: DoneFn
-) -> list[_Slot]:
-    """One lease holder (and finisher) per concurrent slot, each with its own name."""
-    slots: list[_Slot] = []
-    for index in range(concurrency):
-        name = worker_name(f"c{index}" if concurrency > 1 else None)
-        heartbeat = Heartbeat(
-            name,
-            service=runtime.service,
-            registry=registry,
-            interval_s=runtime.settings.lease_s / 4,
+) -> list[Slot]:
+    """One slot per concurrent task, each with its own name."""
+    return [
+        Slot.build(
+            runtime,
+            registry,
+            worker=worker_name(f"c{index}" if concurrency > 1 else None),
+            label=f"c{index}",
+            on_done=on_done,
         )
-        overlap = runtime.settings.overlap
-        finisher = Finisher(name=f"c{index}", on_done=on_done) if overlap else None
-        slots.append((heartbeat, finisher))
-    return slots
+        for index in range(concurrency)
+    ]
 
 
 def _argv(settings: Settings, concurrency: int) -> list[str]:

@@ -6,10 +6,9 @@ import logging
 import threading
 import time
 
-from kirin_video.runtime.execute import Runtime, execute_next
-from kirin_video.runtime.handoff import Finisher
-from kirin_video.runtime.heartbeat import Heartbeat
+from kirin_video.runtime.execute import Runtime
 from kirin_video.runtime.identity import worker_name
+from kirin_video.runtime.slot import Slot
 from kirin_video.tasks.db import log_failure
 from kirin_video.tasks.workers import WorkerRegistry
 
@@ -33,28 +32,20 @@ class EmbeddedWorker:
         self._idle_wait_s = idle_wait_s
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._workers: list[tuple[threading.Thread, Heartbeat, Finisher | None]] = []
+        self._workers: list[tuple[threading.Thread, Slot]] = []
 
     def start(self) -> None:
         """Start ``threads`` loops; zero makes an API-only node that leaves tasks to others."""
-        settings = self._runtime.settings
+        runtime = self._runtime
         for index in range(self._threads):
-            heartbeat = Heartbeat(
-                worker_name(f"t{index}"),
-                service=self._runtime.service,
-                registry=self._registry,
-                interval_s=settings.lease_s / 4,
-            )
-            heartbeat.start(kind="embedded", engine=self._runtime.engine.name, device=None)
-            finisher = Finisher(name=f"t{index}") if settings.overlap else None
+            label = f"t{index}"
+            slot = Slot.build(runtime, self._registry, worker=worker_name(label), label=label)
+            slot.heartbeat.start(kind="embedded", engine=runtime.engine.name, device=None)
             thread = threading.Thread(
-                target=self._loop,
-                args=(heartbeat, finisher),
-                name=f"kirin-worker-{index}",
-                daemon=True,
+                target=self._loop, args=(slot,), name=f"kirin-worker-{index}", daemon=True
             )
             thread.start()
-            self._workers.append((thread, heartbeat, finisher))
+            self._workers.append((thread, slot))
 
     def notify(self, _tasks: object = None) -> None:
         """Wake an idle thread: a task was created (or several were requeued)."""
@@ -68,26 +59,25 @@ class EmbeddedWorker:
         if not self._drain(until=deadline):
             self._runtime.hand_back.set()
             self._drain(until=time.monotonic() + 30)
-        for _, heartbeat, _ in self._workers:
-            heartbeat.stop()
+        for _, slot in self._workers:
+            slot.heartbeat.stop()
         self._workers.clear()
 
     def _drain(self, *, until: float) -> bool:
         """Wait for the loops, then their finishers, until ``until``; True if all stopped."""
-        for thread, _, _ in self._workers:
+        for thread, _ in self._workers:
             thread.join(max(0.0, until - time.monotonic()))
-        if any(thread.is_alive() for thread, _, _ in self._workers):
+        if any(thread.is_alive() for thread, _ in self._workers):
             return False
         return all(
-            finisher.close(timeout_s=max(0.0, until - time.monotonic()))
-            for _, _, finisher in self._workers
-            if finisher is not None
+            slot.close_finisher(timeout_s=max(0.0, until - time.monotonic()))
+            for _, slot in self._workers
         )
 
-    def _loop(self, heartbeat: Heartbeat, finisher: Finisher | None) -> None:
+    def _loop(self, slot: Slot) -> None:
         while not self._stop.is_set():
             try:
-                if execute_next(self._runtime, heartbeat, finisher=finisher) is None:
+                if slot.run_next(self._runtime) is None:
                     self._wake.wait(self._idle_wait_s)
                     self._wake.clear()
             except Exception as exc:  # a broken database connection must not kill the worker
