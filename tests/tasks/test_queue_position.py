@@ -57,7 +57,7 @@ def test_a_task_changed_during_the_streams_read_is_read_as_it_was(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A cancel that commits between the read's queries leaves the read at one moment."""
-    from kirin_video.tasks import service as module
+    from kirin_video.tasks import queue as module
 
     service = TaskService(Database(postgres_url), max_unfinished=1000)
     owner = f"snapshot-{random.getrandbits(32)}"  # the run's database is shared

@@ -11,7 +11,7 @@ from kirin_video.contract.text import readable
 from kirin_video.surfaces.openai_videos.errors import code_word
 from kirin_video.surfaces.openai_videos.models import Video, VideoError, VideoList
 from kirin_video.surfaces.openai_videos.wire import STATUS, size_name
-from kirin_video.tasks.service import Page
+from kirin_video.tasks.paging import Page
 from kirin_video.tasks.snapshot import SignFn, TaskSnapshot
 from kirin_video.tasks.tables import Task
 
