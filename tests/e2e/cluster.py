@@ -23,6 +23,10 @@ import pytest
 from tests.conftest import KEY_A, POSTGRES_ADMIN, bearer
 from tests.e2e.conftest import free_port
 
+#: Set (as .ci/run sets them), a missing PostgreSQL or Redis fails the tests that need it.
+POSTGRES = "KIRIN_REQUIRE_POSTGRES"
+REDIS = "KIRIN_REQUIRE_REDIS"
+
 
 @contextmanager
 def start_redis(workdir: Path) -> Iterator[str]:
@@ -31,7 +35,7 @@ def start_redis(workdir: Path) -> Iterator[str]:
     if binary is None:
         url = os.environ.get("KIRIN_TEST_REDIS", "redis://127.0.0.1:6379/15")
         if not _answers(url, attempts=1):
-            _missing(f"no redis-server to start and none answering at {url}")
+            _missing(f"no redis-server to start and none answering at {url}", REDIS)
         yield url
         return
     port = free_port()
@@ -44,7 +48,7 @@ def start_redis(workdir: Path) -> Iterator[str]:
     url = f"redis://127.0.0.1:{port}/0"
     try:
         if not _answers(url, attempts=100):
-            _missing(f"redis-server did not start on port {port}")
+            _missing(f"redis-server did not start on port {port}", REDIS)
         yield url
     finally:
         process.terminate()
@@ -97,10 +101,10 @@ class RedisServer:
 
 @contextmanager
 def private_redis(workdir: Path) -> Iterator[RedisServer]:
-    """A redis-server of the test's own (never the machine's); skipped where none is installed."""
+    """A redis-server of the test's own (never the machine's); none installed: see ``_missing``."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed")
+        _missing("redis-server is not installed", REDIS)
     server = RedisServer(binary, workdir).start()
     try:
         yield server
@@ -152,7 +156,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     """A PostgreSQL cluster of the test's own (initdb), that it may stop and start at will."""
     initdb = max(glob.glob("/usr/lib/postgresql/*/bin/initdb"), default=shutil.which("initdb"))
     if initdb is None:
-        pytest.skip("initdb is not installed")
+        _missing("initdb is not installed")
     root = Path(tempfile.mkdtemp(prefix="kirin-pg-"))  # not under pytest's root-only folder
     if os.geteuid() == 0:
         shutil.chown(root, user="postgres")
@@ -235,9 +239,10 @@ def fresh_postgres(name: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _missing(reason: str) -> NoReturn:
-    if os.environ.get("KIRIN_REQUIRE_POSTGRES"):  # CI: the cluster test must run there
-        pytest.fail(reason)
+def _missing(reason: str, required_by: str = POSTGRES) -> NoReturn:
+    """Skip for want of a service, or fail where ``required_by`` is set (CI: it must run there)."""
+    if os.environ.get(required_by):
+        pytest.fail(f"{reason} ({required_by}=1)")
     pytest.skip(reason)
 
 

@@ -15,6 +15,7 @@ from kirin_video.runtime.broker import TicketQueue, celery_app, reconcile_turn
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
 from tests.conftest import b64, make_image
+from tests.e2e import cluster
 from tests.e2e.cluster import RedisServer, private_redis
 from tests.e2e.conftest import free_port
 
@@ -114,3 +115,17 @@ def test_tickets_that_cannot_be_counted_are_not_published_blind(
     with pytest.raises(Exception, match=r"Connection refused|Error 111"):
         queue.reconcile()
     assert published == []
+
+
+def test_a_missing_redis_server_skips_outside_ci_and_fails_where_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cluster.shutil, "which", lambda _name: None)
+    monkeypatch.delenv("KIRIN_REQUIRE_REDIS", raising=False)
+    skipped = pytest.raises(pytest.skip.Exception, match="redis-server is not installed")
+    with skipped, private_redis(tmp_path):
+        pass
+    monkeypatch.setenv("KIRIN_REQUIRE_REDIS", "1")
+    failed = pytest.raises(pytest.fail.Exception, match=r"installed \(KIRIN_REQUIRE_REDIS=1\)")
+    with failed, private_redis(tmp_path):
+        pass
