@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from kirin_video.contract.catalog import Status
 from kirin_video.contract.params import parse_params
@@ -13,11 +15,13 @@ from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.sweeper import Sweeper
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
+from kirin_video.tasks.tables import Task
 from kirin_video.tasks.workers import WorkerRegistry
 from tests.conftest import b64, make_image
 
 IMAGE = make_image(320, 320)
 LEASE_S = 1.0
+PATIENCE_S = 30.0  # how long a test waits for the heartbeat's thread, however busy the machine
 
 
 @pytest.fixture
@@ -30,6 +34,24 @@ def service(tmp_path: Path) -> TaskService:
 def _create(service: TaskService) -> str:
     request = parse_params({"model": "kirin_v1_6_i2v", "image": b64(IMAGE)})
     return service.create(owner="o", request=request, images=[StoredImage("first", IMAGE)]).id
+
+
+def _renewed_at(service: TaskService, task_id: str) -> float:
+    """When the task's lease was last renewed (or taken)."""
+    with service.db.session() as session:
+        return session.scalar(select(Task.heartbeat_ts).where(Task.id == task_id)) or 0.0
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` until it holds; the test fails if it never does."""
+    deadline = time.monotonic() + PATIENCE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"still not {what} after {PATIENCE_S:g} s"
+        time.sleep(0.02)
+
+
+def _alive(registry: WorkerRegistry) -> list[str]:
+    return [w.id for w in registry.alive(lease_s=LEASE_S)]
 
 
 def test_a_beating_worker_keeps_its_task_and_a_silent_one_loses_it(
@@ -46,12 +68,16 @@ def test_a_beating_worker_keeps_its_task_and_a_silent_one_loses_it(
     service.claim(alive, worker=heartbeat.worker)
     service.claim(silent, worker="host:1:silent")
     with heartbeat.running(alive):
-        time.sleep(LEASE_S * 2)
+        lapsed = _renewed_at(service, silent) + LEASE_S  # when the silent worker's lease ran out
+        _wait_until(
+            lambda: time.time() > lapsed and _renewed_at(service, alive) > lapsed,
+            "past the silent lease with the beating one renewed since",
+        )
         assert sweeper.sweep() == [silent]
     assert requeued == [silent]
     assert service.status(alive) == Status.PROCESSING
     assert service.status(silent) == Status.PENDING
-    assert [w.id for w in registry.alive(lease_s=LEASE_S)] == [heartbeat.worker]
+    _wait_until(lambda: _alive(registry) == [heartbeat.worker], "beating")
     heartbeat.stop()
     assert registry.alive(lease_s=LEASE_S) == []
 
@@ -66,10 +92,13 @@ def test_a_run_past_its_deadline_loses_its_lease_though_its_worker_beats(
     heartbeat.start(kind="embedded", engine="preview", device=None)
     service.claim(stuck, worker=heartbeat.worker)
     with heartbeat.running(stuck, until=time.time() + LEASE_S / 2):  # an engine that never returns
-        time.sleep(LEASE_S * 2)
+        _wait_until(
+            lambda: _renewed_at(service, stuck) < time.time() - LEASE_S,
+            "past the lease since the task's last renewal",
+        )
         assert sweeper.sweep() == [stuck]
     assert service.status(stuck) == Status.PENDING
-    assert [w.id for w in registry.alive(lease_s=LEASE_S)] == [heartbeat.worker]  # still alive
+    _wait_until(lambda: _alive(registry) == [heartbeat.worker], "beating")  # still alive
     heartbeat.stop()
 
 
