@@ -16,7 +16,8 @@ from kirin_video.netpolicy import IPAddress
 from kirin_video.webhooks.sender import MAX_RESPONSE_BYTES, Outcome, Sender
 
 ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100000000\r\n\r\n"
-GUARD_S = 5.0  # a send that outlives this never ended on its own
+GENEROUS_S = 30.0  # a deadline no answer read to the cap comes near, however busy the machine
+GUARD_S = 60.0  # a send that outlives this never ended on its own
 
 
 class RawReceiver:
@@ -106,11 +107,10 @@ def test_a_receiver_dripping_its_answer_is_cut_off_at_the_timeout(
 def test_an_endless_2xx_answer_is_delivered_without_reading_it_all() -> None:
     receiver = RawReceiver(headers_then_endless(b"x" * 16384), pause_s=0.0)
     try:
-        outcome, took = post(Sender(timeout_s=2.0, allow_private=True), receiver.url)
+        outcome, _ = post(Sender(timeout_s=GENEROUS_S, allow_private=True), receiver.url)
     finally:
         receiver.close()
-    assert outcome == Outcome(http_status=200)
-    assert took < 2.0  # not the deadline: the read stopped at the cap
+    assert outcome == Outcome(http_status=200)  # not "timed out": the read stopped at the cap
 
 
 def test_the_answer_is_read_no_further_than_the_cap() -> None:
