@@ -15,15 +15,16 @@ from kirin_video.contract.catalog import Status
 from kirin_video.tasks.tables import Base, Task
 
 
-def test_four_clients_for_three_seconds_leave_every_task_accounted_for() -> None:
-    report = load.run(clients=4, seconds=3)
+def test_four_clients_of_five_tasks_each_leave_every_task_accounted_for() -> None:
+    # a count of tasks, not a time: a busy machine takes longer, it does not make fewer
+    report = load.run(clients=4, max_tasks=5, seconds=120)
 
     integrity = report.integrity
     assert report.server_errors == 0, report.kinds
     assert integrity.ok, integrity
     assert report.ok
     assert integrity.present == integrity.accepted == report.kinds["create"].count
-    assert integrity.accepted >= 20
+    assert integrity.accepted == 4 * 5
     assert integrity.callbacks_expected >= 1
     assert integrity.callbacks_received == integrity.callbacks_expected
     assert integrity.wrong_callbacks == 0
