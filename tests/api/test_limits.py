@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from kirin_video.api.limits import BodyLimitMiddleware
 from kirin_video.contract.params import parse_params
+from kirin_video.tasks import cap
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
 from kirin_video.tasks.snapshot import Usage
@@ -70,13 +71,13 @@ def test_concurrent_creates_cannot_pass_the_unfinished_cap(
     make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = make_client(max_unfinished_tasks=2)
-    counted = TaskService._check_unfinished
+    counted = cap.hold_room
 
-    def slow_check(self: TaskService, session: Session, owner: str) -> None:
-        counted(self, session, owner)
+    def slow_check(db: Database, session: Session, owner: str, most: int) -> None:
+        counted(db, session, owner, most)
         time.sleep(0.2)  # between the count and the commit, where parallel creates would race
 
-    monkeypatch.setattr(TaskService, "_check_unfinished", slow_check)
+    monkeypatch.setattr(cap, "hold_room", slow_check)
     start = threading.Barrier(6)
     answers: list[tuple[int, str | None]] = []
 

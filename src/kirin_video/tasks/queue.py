@@ -41,12 +41,11 @@ def _turn(tasks: FromClause) -> list[ColumnElement[Any]]:
     Fewest tasks running, then served longest ago, then the oldest task waiting: so one key's
     thousand queued tasks do not hold back another key's first.
     """
+    waiting = tasks.c.status == Status.PENDING
     return [
         func.sum(case((tasks.c.status == Status.PROCESSING, 1), else_=0)).label("running"),
         func.coalesce(func.max(tasks.c.started_ts), 0.0).label("last_started"),
-        func.min(case((tasks.c.status == Status.PENDING, tasks.c.created_ts), else_=None)).label(
-            "first_waiting"
-        ),
+        func.min(case((waiting, tasks.c.created_ts), else_=None)).label("first_waiting"),
     ]
 
 
@@ -56,6 +55,7 @@ def _keys_waiting(tasks: FromClause) -> ColumnElement[bool]:
 
 
 def _waiting(tasks: FromClause) -> ColumnElement[Any]:
+    """How many of a key's tasks wait: the most turns it can have before another key's task."""
     return func.sum(case((tasks.c.status == Status.PENDING, 1), else_=0)).label("waiting")
 
 
@@ -75,7 +75,7 @@ def _next_pending() -> Select[Any]:
         select(_TASKS.c.id)
         .join(turns, turns.c.owner == _TASKS.c.owner)
         .where(_TASKS.c.status == Status.PENDING)
-        .order_by(*list(turns.c)[1:], *_line(_TASKS))
+        .order_by(*list(turns.c)[1:], *_line(_TASKS))  # the key's turn, then its line
         .limit(1)
     )
 

@@ -46,6 +46,29 @@ class TaskReads:
             raise TaskNotFound(f"task: no task with id or external_task_id {ref!r}")
         return queue.polled(rows)
 
+    def queue_position(self, task: Task) -> int | None:
+        """Where a pending task stands in the fair queue's order (``queue``): 1 runs next."""
+        if task.status != Status.PENDING:
+            return None
+        with self.db.reading() as connection:
+            values = {"owner": task.owner, "ref": task.id}
+            rows = connection.execute(queue.POLL_BY_ID, values).all()
+        return queue.polled(rows)[1] if rows else None
+
+    def read_many(self, ids: Collection[str]) -> dict[str, tuple[Task, int | None]]:
+        """Tasks by id with their queue positions, in at most three queries however many.
+
+        What a node's task streams share: one read a period for every task they follow. The
+        queries read one snapshot, so a task that changes meanwhile is not read half before.
+        """
+        if not ids:
+            return {}
+        with self.db.snapshot() as session:
+            tasks = session.scalars(select(Task).where(Task.id.in_(ids))).all()
+            waiting = [task for task in tasks if task.status == Status.PENDING]
+            places = queue.positions(session, waiting)
+        return {task.id: (task, places.get(task.id)) for task in tasks}
+
     def list_tasks(
         self,
         *,
@@ -62,13 +85,11 @@ class TaskReads:
         A page starts past ``cursor`` (a previous page's ``next_cursor``) or past the task whose
         id is ``after``; ``ascending`` lists oldest first.
         """
-        start = (
-            paging.decode_cursor(cursor)
-            if cursor
-            else self._position(owner, after)
-            if after
-            else None
-        )
+        start = None
+        if cursor:
+            start = paging.decode_cursor(cursor)
+        elif after:
+            start = self._position(owner, after)
         query = paging.listing(
             owner, statuses=statuses, model=model, start=start, ascending=ascending
         )
@@ -130,29 +151,6 @@ class TaskReads:
                     .limit(limit)
                 ).all()
             )
-
-    def queue_position(self, task: Task) -> int | None:
-        """Where a pending task stands in the fair queue's order (``queue``): 1 runs next."""
-        if task.status != Status.PENDING:
-            return None
-        with self.db.reading() as connection:
-            values = {"owner": task.owner, "ref": task.id}
-            rows = connection.execute(queue.POLL_BY_ID, values).all()
-        return queue.polled(rows)[1] if rows else None
-
-    def read_many(self, ids: Collection[str]) -> dict[str, tuple[Task, int | None]]:
-        """Tasks by id with their queue positions, in at most three queries however many.
-
-        What a node's task streams share: one read a period for every task they follow. The
-        queries read one snapshot, so a task that changes meanwhile is not read half before.
-        """
-        if not ids:
-            return {}
-        with self.db.snapshot() as session:
-            tasks = session.scalars(select(Task).where(Task.id.in_(ids))).all()
-            waiting = [task for task in tasks if task.status == Status.PENDING]
-            places = queue.positions(session, waiting)
-        return {task.id: (task, places.get(task.id)) for task in tasks}
 
 
 # Built once: building a statement costs more than SQLite takes to run it.

@@ -9,29 +9,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from kirin_video.contract import catalog as c
 from kirin_video.contract.catalog import Status
 from kirin_video.contract.errors import (
     ErrorCode,
     ExternalIdTaken,
-    RateLimited,
     TaskAlreadyFinished,
     TaskNotFound,
 )
 from kirin_video.contract.params import Params
-from kirin_video.tasks import outbox, queue
+from kirin_video.tasks import cap, outbox, queue
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.reads import TaskReads
 from kirin_video.tasks.snapshot import OutputFile, Usage
 from kirin_video.tasks.states import can_move
 from kirin_video.tasks.tables import Task, TaskImage
-
-_UNFINISHED_RETRY_S = 10.0  # a task takes at least this long; sooner is pointless
-_UNFINISHED_LOCK = 0x6B76  # advisory lock scope of the per-key cap ("kv")
 
 
 @dataclass(frozen=True)
@@ -113,7 +108,7 @@ class TaskService(TaskReads):
         )
         try:
             with self.db.session(write=True) as session:
-                self._check_unfinished(session, owner)
+                cap.hold_room(self.db, session, owner, self.max_unfinished)
                 session.add(task)
                 session.flush()
                 session.add_all(
@@ -132,29 +127,7 @@ class TaskService(TaskReads):
     def check_room(self, owner: str) -> None:
         """Refuse a key at its cap before its images cost any work; ``create`` checks again."""
         with self.db.session() as session:
-            self._refuse_if_full(session, owner)
-
-    def _check_unfinished(self, session: Session, owner: str) -> None:
-        """One key may not queue more than ``max_unfinished`` tasks, even with creates in parallel.
-
-        The key's creates take turns from the count to the commit, so two cannot both see room.
-        """
-        self.db.serialise(session, scope=_UNFINISHED_LOCK, key=owner)
-        self._refuse_if_full(session, owner)
-
-    def _refuse_if_full(self, session: Session, owner: str) -> None:
-        unfinished = session.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(Task.owner == owner, Task.status.in_([Status.PENDING, Status.PROCESSING]))
-        )
-        if unfinished is not None and unfinished >= self.max_unfinished:
-            raise RateLimited(
-                f"tasks: at most {self.max_unfinished} pending or processing tasks per API key; "
-                f"got {unfinished} already, retry when some finish",
-                retry_after_s=_UNFINISHED_RETRY_S,
-                concurrent=True,
-            )
+            cap.refuse_if_full(session, owner, self.max_unfinished)
 
     def cancel(self, *, owner: str, ref: str) -> Task:
         """Cancel a pending or processing task; a running worker notices at its next step."""
@@ -193,11 +166,7 @@ class TaskService(TaskReads):
     # 2. Worker side: what the runtime calls.
 
     def next_pending(self) -> str | None:
-        """The next task to run: the oldest pending one of the key served longest ago.
-
-        Keys take turns (fewest tasks running first, then least recently started), so one key's
-        thousand queued tasks do not hold back another key's first; each key's own are FIFO.
-        """
+        """The next task to run: keys take turns, each key's own oldest first (see ``queue``)."""
         with self.db.session() as session:
             task_id: str | None = session.scalar(queue.NEXT_PENDING)
         return task_id
