@@ -24,6 +24,7 @@ from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
 from kirin_video.tasks.workers import WorkerRegistry
 from tests.conftest import b64, make_image
+from tests.runtime.leases import renewed_at, wait_until
 
 IMAGE = make_image()
 LEASE_S = 1.0
@@ -162,7 +163,7 @@ def test_the_next_task_renders_while_one_encodes_and_no_further(
 def test_both_held_tasks_keep_their_leases(
     slot: Heartbeat, service: TaskService, storage: GatedStorage, engine: RecordingEngine
 ) -> None:
-    first, second = _create(service, 1), _create(service, 2)
+    held = first, second = _create(service, 1), _create(service, 2)
     assert storage.reached(first).wait(WAIT_S)
     _until(engine, 2)
     sweeper = Sweeper(
@@ -171,7 +172,11 @@ def test_both_held_tasks_keep_their_leases(
         lease_s=LEASE_S,
         on_requeued=print,
     )
-    time.sleep(LEASE_S * 2)
+    lapsed = time.time() + LEASE_S  # both leases, unless renewed, have run out after this
+    wait_until(
+        lambda: time.time() > lapsed and min(renewed_at(service, task) for task in held) > lapsed,
+        "past a lease with both held tasks renewed since",
+    )
     assert sweeper.sweep() == []  # the encoding task's lease is renewed as the rendering one's
     assert slot.task_id == second  # the registry shows the one rendering
     storage.gate(first).set()

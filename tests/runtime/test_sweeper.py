@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from kirin_video.contract.catalog import Status
 from kirin_video.contract.params import parse_params
@@ -15,13 +13,12 @@ from kirin_video.runtime.heartbeat import Heartbeat
 from kirin_video.runtime.sweeper import Sweeper
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
-from kirin_video.tasks.tables import Task
 from kirin_video.tasks.workers import WorkerRegistry
 from tests.conftest import b64, make_image
+from tests.runtime.leases import renewed_at, wait_until
 
 IMAGE = make_image(320, 320)
 LEASE_S = 1.0
-PATIENCE_S = 30.0  # how long a test waits for the heartbeat's thread, however busy the machine
 
 
 @pytest.fixture
@@ -34,20 +31,6 @@ def service(tmp_path: Path) -> TaskService:
 def _create(service: TaskService) -> str:
     request = parse_params({"model": "kirin_v1_6_i2v", "image": b64(IMAGE)})
     return service.create(owner="o", request=request, images=[StoredImage("first", IMAGE)]).id
-
-
-def _renewed_at(service: TaskService, task_id: str) -> float:
-    """When the task's lease was last renewed (or taken)."""
-    with service.db.session() as session:
-        return session.scalar(select(Task.heartbeat_ts).where(Task.id == task_id)) or 0.0
-
-
-def _wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Poll ``condition`` until it holds; the test fails if it never does."""
-    deadline = time.monotonic() + PATIENCE_S
-    while not condition():
-        assert time.monotonic() < deadline, f"still not {what} after {PATIENCE_S:g} s"
-        time.sleep(0.02)
 
 
 def _alive(registry: WorkerRegistry) -> list[str]:
@@ -68,16 +51,16 @@ def test_a_beating_worker_keeps_its_task_and_a_silent_one_loses_it(
     service.claim(alive, worker=heartbeat.worker)
     service.claim(silent, worker="host:1:silent")
     with heartbeat.running(alive):
-        lapsed = _renewed_at(service, silent) + LEASE_S  # when the silent worker's lease ran out
-        _wait_until(
-            lambda: time.time() > lapsed and _renewed_at(service, alive) > lapsed,
+        lapsed = renewed_at(service, silent) + LEASE_S  # when the silent worker's lease ran out
+        wait_until(
+            lambda: time.time() > lapsed and renewed_at(service, alive) > lapsed,
             "past the silent lease with the beating one renewed since",
         )
         assert sweeper.sweep() == [silent]
     assert requeued == [silent]
     assert service.status(alive) == Status.PROCESSING
     assert service.status(silent) == Status.PENDING
-    _wait_until(lambda: _alive(registry) == [heartbeat.worker], "beating")
+    wait_until(lambda: _alive(registry) == [heartbeat.worker], "beating")
     heartbeat.stop()
     assert registry.alive(lease_s=LEASE_S) == []
 
@@ -92,13 +75,13 @@ def test_a_run_past_its_deadline_loses_its_lease_though_its_worker_beats(
     heartbeat.start(kind="embedded", engine="preview", device=None)
     service.claim(stuck, worker=heartbeat.worker)
     with heartbeat.running(stuck, until=time.time() + LEASE_S / 2):  # an engine that never returns
-        _wait_until(
-            lambda: _renewed_at(service, stuck) < time.time() - LEASE_S,
+        wait_until(
+            lambda: renewed_at(service, stuck) < time.time() - LEASE_S,
             "past the lease since the task's last renewal",
         )
         assert sweeper.sweep() == [stuck]
     assert service.status(stuck) == Status.PENDING
-    _wait_until(lambda: _alive(registry) == [heartbeat.worker], "beating")  # still alive
+    wait_until(lambda: _alive(registry) == [heartbeat.worker], "beating")  # still alive
     heartbeat.stop()
 
 
