@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,6 @@ from kirin_video.runtime.broker import TicketQueue, celery_app, reconcile_turn
 from kirin_video.tasks.db import Database
 from kirin_video.tasks.service import StoredImage, TaskService
 from tests.conftest import b64, make_image
-from tests.e2e import cluster
 from tests.e2e.cluster import RedisServer, private_redis
 from tests.e2e.conftest import free_port
 
@@ -120,7 +120,7 @@ def test_tickets_that_cannot_be_counted_are_not_published_blind(
 def test_a_missing_redis_server_skips_outside_ci_and_fails_where_required(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cluster.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
     monkeypatch.delenv("KIRIN_REQUIRE_REDIS", raising=False)
     skipped = pytest.raises(pytest.skip.Exception, match="redis-server is not installed")
     with skipped, private_redis(tmp_path):
