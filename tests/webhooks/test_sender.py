@@ -100,7 +100,7 @@ def test_a_receiver_dripping_its_answer_is_cut_off_at_the_timeout(
         receiver.close()
     assert not outcome.delivered and outcome.retryable
     assert outcome.error is not None and outcome.error.startswith("timed out")
-    assert took < 3.0
+    assert took < 15  # it drips forever: only the attempt's deadline ends it
     assert receiver.sent >= 3  # it was still dripping when the attempt gave up
 
 
