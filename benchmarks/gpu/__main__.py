@@ -141,14 +141,9 @@ class Run:
         return {**base, "rows": [_row_job(row) for row in rows]}
 
     def serve_job(self, rows: list[Row]) -> dict[str, Any]:
-        env = prepare.serve_env(
-            {"work": self.work, "device": self.args.device, "point": self.point}
-        )
+        """The whole-task rows, and the engine alone's seconds per video as their bound."""
         engine = self.measured("std-fast")
         return {
-            "pipeline": env["KIRIN_MODEL_PATH"],
-            "lora": env["KIRIN_LORAS"],
-            "env": {k: v for k, v in env.items() if k not in _SERVE_OWN},
             "tasks": self.args.tasks,
             "bound_s": float(engine.s_video) if engine else None,
             "rows": [{"key": row.key, "what": row.what, **row.params} for row in rows],
@@ -164,16 +159,6 @@ class Run:
 
     def failed(self) -> bool:
         return bool(self.failed_sections) or any(r.note.startswith("FAILED") for r in self.results)
-
-
-#: Settings the whole-task rows set themselves, per row.
-_SERVE_OWN = (
-    "KIRIN_ENGINE",
-    "KIRIN_MODEL_PATH",
-    "KIRIN_LORAS",
-    "KIRIN_DEVICE",
-    "KIRIN_STD_PROFILE",
-)
 
 
 def _row_job(row: Row) -> dict[str, Any]:

@@ -133,9 +133,8 @@ class Bench:
 
     def _warm_settings(self, mode: str) -> Settings:
         """A one-step video of ``mode``: the kernels and the allocator ready for its shapes."""
-        return self.base.model_copy(
-            update={f"{mode}_profile": "fast", "fast_steps": 1, "cache": "none"}
-        )
+        update = {f"{mode}_profile": "fast", "fast_steps": 1, "cache": "none"}
+        return Settings(**{**self.base.model_dump(), **update})  # validated, as a row's are
 
     def _video(self, settings: Settings, mode: str) -> Timing:
         """One timed video on the shared network, starting from the loaded scheduler."""

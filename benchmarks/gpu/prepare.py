@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from benchmarks.engine import random_pipeline, save_distill_lora
 from benchmarks.gpu.results import Result
+from kirin_video.config import Settings
+from kirin_video.engines.loading import resolve_dtype
 
 Emit = Callable[[Result], None]
 
@@ -30,8 +30,7 @@ def save(job: dict[str, Any], emit: Emit) -> None:
     """Build the network on the device, then write it and its LoRA where the job says."""
     started = time.perf_counter()
     work, arch, device = Path(job["work"]), job["arch"], job["device"]
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    pipe = random_pipeline(arch, device, dtype)
+    pipe = random_pipeline(arch, device, resolve_dtype(Settings(device=device), device))
     built = time.perf_counter() - started
     pipe.save_pretrained(work / PIPELINE)
     save_distill_lora(pipe.transformer, work / LORA)

@@ -3,7 +3,7 @@
 Each row starts its own server (the diffusers engine in its engine child, one worker slot, the
 ``fast`` profile through a distill LoRA), runs one warm-up task, then times N i2v tasks created
 back to back and polled as a client would, and checks every video against the contract. At the
-tiny point (the CPU's, for tests) x264 runs its ``ultrafast`` preset unless the job says otherwise.
+tiny point (the CPU's, for tests) x264 runs its ``ultrafast`` preset.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from benchmarks.gpu.prepare import serve_env
 from benchmarks.gpu.results import Result
 from benchmarks.gpu.serve_process import served
 from benchmarks.gpu.serve_tasks import TaskFailed, Timed, check_videos, run_tasks
@@ -46,7 +47,7 @@ def measure_row(job: dict[str, Any], row: dict[str, Any]) -> Result:
         what=_what(row),
         arch=job["arch"],
         mode="std",
-        steps=f"{job['env'].get('KIRIN_FAST_STEPS', '4')} (fast)",
+        steps=f"{job['point'].get('fast_steps', 4)} (fast)",
     )
     try:
         reason = _gpu_media_unavailable(job["device"]) if row["gpu_media"] else None
@@ -78,23 +79,18 @@ def _gpu_media_unavailable(device: str) -> str | None:
 
 
 def server_env(job: dict[str, Any], row: dict[str, Any]) -> dict[str, str]:
-    """The ``KIRIN_*`` settings of a row's server: the job's working point, one slot, ``fast``."""
+    """A row's server: the settings `kirin doctor` reported (``serve_env``), one slot, the row's."""
     gpu_media = bool(row["gpu_media"])
     return {
+        **serve_env(job),
         "KIRIN_API_KEYS": KEY,
         "KIRIN_RATE_LIMIT": "1000000/second",
         "KIRIN_MAX_UNFINISHED_TASKS": "1000000",
-        "KIRIN_ENGINE": "diffusers",
-        "KIRIN_MODEL_PATH": str(job["pipeline"]),
-        "KIRIN_DEVICE": job["device"],
-        "KIRIN_LORAS": str(job["lora"]),
-        "KIRIN_STD_PROFILE": "fast",
         "KIRIN_WORKERS": "1",
         "KIRIN_OVERLAP": str(bool(row["overlap"])).lower(),
         "KIRIN_ENCODER": "nvenc" if gpu_media else "libx264",
         "KIRIN_CONFORM_ON_DEVICE": str(gpu_media).lower(),
         **(TINY_SETTINGS if job["arch"] == "tiny" else {}),
-        **job["env"],
     }
 
 
